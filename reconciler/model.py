@@ -1,0 +1,160 @@
+"""Shared value types: the vocabulary every layer speaks.
+
+Everything here is a plain, immutable value. `specs` produces `FederationSpec` and
+`SpecProblem`; `store` produces `RecordedFederation`; `runtime` produces `RunObservation`;
+`plan` consumes all of them. No module here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSION = "thunderline.okocorp/v1"
+KIND = "FederationSpec"
+
+
+class Phase(enum.StrEnum):
+    """Lifecycle phase of a federation, as recorded in the store."""
+
+    PENDING = "Pending"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Phase.COMPLETED, Phase.FAILED, Phase.STOPPED)
+
+    @property
+    def active(self) -> bool:
+        """Has (or is about to have) a Flower run doing work."""
+        return self in (Phase.PENDING, Phase.STARTING, Phase.RUNNING)
+
+
+@dataclass(frozen=True, order=True)
+class FederationKey:
+    """A federation's identity: unique per (tenant, name) across the repository."""
+
+    tenant: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.name}"
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One thing wrong with a spec file, located like a compiler error."""
+
+    file: str  # path relative to the repository root, with forward slashes
+    line: int  # 1-based; 0 when the problem concerns the whole file
+    column: int  # 1-based; 0 when unknown
+    field: str  # dotted path such as "spec.strategy.params.proxMu"; "" for the file itself
+    message: str
+
+    def __str__(self) -> str:
+        where = self.field or "(file)"
+        return f"{self.file}:{self.line}:{self.column}: {where}: {self.message}"
+
+
+def canonical_digest(document: Mapping[str, Any]) -> str:
+    """sha256 of a document's canonical JSON: equal content, equal digest."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class FederationSpec:
+    """A validated FederationSpec: what the user asked for, and where they wrote it.
+
+    `document` is the whole YAML document as loaded (apiVersion, kind, metadata, spec),
+    without defaults filled in, so that it can be stored verbatim and diffed field by field.
+    """
+
+    key: FederationKey
+    path: str
+    document: Mapping[str, Any]
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            object.__setattr__(self, "digest", canonical_digest(self.document))
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        body = self.document.get("spec", {})
+        return body if isinstance(body, Mapping) else {}
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.spec.get("paused", False))
+
+    @property
+    def stop_requested(self) -> bool:
+        return bool(self.spec.get("stop", False))
+
+    @property
+    def rounds_total(self) -> int:
+        return int(self.spec.get("rounds", {}).get("total", 1))
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the repository asks for at one revision.
+
+    `problems` holds files that failed to load or validate. `claimed` maps each broken
+    file to the key it would declare when that could be read (tenant from the folder,
+    name from metadata.name), so that a typo never reads as "this federation was deleted".
+    """
+
+    specs: Mapping[FederationKey, FederationSpec] = field(default_factory=dict)
+    problems: Mapping[str, tuple[SpecProblem, ...]] = field(default_factory=dict)
+    claimed: Mapping[str, FederationKey] = field(default_factory=dict)
+    revision: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class RecordedFederation:
+    """A federation as the store last recorded it."""
+
+    key: FederationKey
+    path: str
+    document: Mapping[str, Any]
+    digest: str
+    generation: int
+    observed_generation: int
+    phase: Phase
+    reason: str = ""
+    current_round: int = 0
+    total_rounds: int = 0
+    attempt: int = 0  # Flower run attempt within this generation (recoveries count up)
+    version: int = 1  # optimistic-concurrency counter, bumped on every write
+
+
+@dataclass(frozen=True)
+class RunObservation:
+    """What the Flower SuperLink says about one run the reconciler submitted."""
+
+    key: FederationKey
+    run_id: int
+    generation: int
+    attempt: int
+    status: str  # pending | starting | running | finished
+    sub_status: str = ""  # completed | stopped | failed, once finished
+    details: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"

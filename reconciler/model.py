@@ -158,3 +158,28 @@ class RunObservation:
     @property
     def finished(self) -> bool:
         return self.status == "finished"
+
+
+class ConditionType(enum.StrEnum):
+    """The fixed condition vocabulary on every federation's status (Kubernetes style)."""
+
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    SOURCE_UNAVAILABLE = "SourceUnavailable"
+    SPEC_INVALID = "SpecInvalid"
+    APPLY_FAILED = "ApplyFailed"
+    RUNTIME_UNAVAILABLE = "RuntimeUnavailable"
+    ARTIFACT_MISSING = "ArtifactMissing"
+    ORPHANED = "Orphaned"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One observation about a federation: `status` is "True", "False" or "Unknown"."""
+
+    type: ConditionType
+    status: str
+    reason: str  # CamelCase, machine-readable
+    message: str  # a sentence for people; never contains a secret
+    last_transition_time: str  # RFC 3339, UTC

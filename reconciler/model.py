@@ -139,7 +139,8 @@ class RecordedFederation:
     reason: str = ""
     current_round: int = 0
     total_rounds: int = 0
-    attempt: int = 0  # Flower run attempt within this generation (recoveries count up)
+    attempt: int = 0  # Flower runs submitted for this generation (resumes and recoveries count)
+    recoveries: int = 0  # runs of this generation that died and were resubmitted
     version: int = 1  # optimistic-concurrency counter, bumped on every write
 
 

@@ -1,0 +1,233 @@
+"""The planner: desired specs + recorded state + runtime observations -> an ordered `Plan`.
+
+Pure: no I/O, no clock, deterministic order (by tenant, then name). The same function serves
+the daemon's cycle, `reconciler plan` on a laptop, and PR review in CI. Semantics are written
+down in docs/plan-semantics.md; the table-driven tests in tests/plan/ hold them in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.model import (
+    DesiredState,
+    FederationKey,
+    FederationSpec,
+    Phase,
+    RecordedFederation,
+    RunObservation,
+    SpecProblem,
+)
+from reconciler.plan import fields
+from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Policy knobs of the planner."""
+
+    prune: bool = False  # a deleted spec file stops its federation (else: reported as orphaned)
+    max_recoveries: int = 3  # resubmissions of a dying run per generation before it fails
+
+
+def plan(
+    desired: DesiredState,
+    recorded: Mapping[FederationKey, RecordedFederation],
+    observed: Mapping[FederationKey, RunObservation] | None = None,
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """Decide what to do for every federation that is desired, recorded, or both.
+
+    `observed` is None when the runtime could not be asked: then no decision is taken from
+    run status (an unreachable SuperLink never reads as "every run died").
+    """
+    problems_by_key = _problems_by_key(desired, recorded)
+    keys = sorted(desired.specs.keys() | recorded.keys() | problems_by_key.keys())
+    actions = []
+    for key in keys:
+        action = _decide(
+            key,
+            desired.specs.get(key),
+            recorded.get(key),
+            problems_by_key.get(key, ()),
+            None if observed is None else observed.get(key),
+            observed is not None,
+            options,
+        )
+        if action is not None:
+            actions.append(action)
+    claimed_files = set(desired.claimed)
+    unclaimed = tuple(
+        problem
+        for file, problems in sorted(desired.problems.items())
+        if file not in claimed_files and not _recorded_at(file, recorded)
+        for problem in problems
+    )
+    return Plan(tuple(actions), desired.revision, unclaimed)
+
+
+def _recorded_at(file: str, recorded: Mapping[FederationKey, RecordedFederation]) -> bool:
+    return any(r.path == file for r in recorded.values())
+
+
+def _problems_by_key(
+    desired: DesiredState, recorded: Mapping[FederationKey, RecordedFederation]
+) -> dict[FederationKey, tuple[SpecProblem, ...]]:
+    """Broken files, attributed to the federation they claim or were last recorded at."""
+    by_path = {r.path: key for key, r in recorded.items()}
+    found: dict[FederationKey, tuple[SpecProblem, ...]] = {}
+    for file, problems in desired.problems.items():
+        key = desired.claimed.get(file) or by_path.get(file)
+        if key is not None:
+            found[key] = found.get(key, ()) + problems
+    return found
+
+
+def _decide(
+    key: FederationKey,
+    spec: FederationSpec | None,
+    record: RecordedFederation | None,
+    problems: tuple[SpecProblem, ...],
+    run: RunObservation | None,
+    runtime_known: bool,
+    options: PlanOptions,
+) -> Action | None:
+    if problems:
+        return _invalid(key, record, problems)
+    if spec is None:
+        return _deleted(key, record, options) if record else None
+    if record is None:
+        return _new(key, spec)
+    return _existing(key, spec, record, run, runtime_known, options)
+
+
+def _invalid(
+    key: FederationKey, record: RecordedFederation | None, problems: tuple[SpecProblem, ...]
+) -> Action:
+    if record is None:
+        reason = "spec is invalid; nothing is created until it is fixed"
+    elif record.phase.terminal:
+        reason = f"spec is invalid; the federation stays {record.phase}"
+    else:
+        reason = f"spec is invalid; it keeps its last good spec and stays {record.phase}"
+    return Action(ActionKind.INVALID, key, reason, problems=problems)
+
+
+def _deleted(key: FederationKey, record: RecordedFederation, options: PlanOptions) -> Action | None:
+    if record.phase.terminal:
+        return None
+    if options.prune:
+        return Action(ActionKind.STOP, key, "spec file deleted and pruning is enabled")
+    return Action(
+        ActionKind.ORPHAN,
+        key,
+        f"spec file {record.path} deleted; pruning is off, so it stays {record.phase}",
+    )
+
+
+def _new(key: FederationKey, spec: FederationSpec) -> Action | None:
+    if spec.stop_requested:
+        return None
+    if spec.paused:
+        return Action(ActionKind.PAUSE, key, "new federation, created paused", spec)
+    return Action(ActionKind.START, key, "new federation", spec)
+
+
+def _existing(
+    key: FederationKey,
+    spec: FederationSpec,
+    record: RecordedFederation,
+    run: RunObservation | None,
+    runtime_known: bool,
+    options: PlanOptions,
+) -> Action | None:
+    changes = fields.diff(record.document, spec.document) if spec.digest != record.digest else ()
+    if spec.digest != record.digest and not changes and not record.document:
+        # Recorded without its document (e.g. planned against status reports): all we know is
+        # that the digest moved, so assume the worst.
+        changes = (FieldChange("spec", "(recorded digest)", "(changed)", True),)
+    control = _control(key, spec, record, changes)
+    if control is not None:
+        return control
+    if changes:
+        return _changed(key, spec, record, changes)
+    if runtime_known:
+        return _from_runtime(key, record, run, options)
+    return None
+
+
+def _control(
+    key: FederationKey,
+    spec: FederationSpec,
+    record: RecordedFederation,
+    changes: tuple[FieldChange, ...],
+) -> Action | None:
+    """Stop, pause and resume: the user's explicit lifecycle requests."""
+    phase = record.phase
+    if spec.stop_requested and not phase.terminal:
+        return Action(ActionKind.STOP, key, "stop requested in the spec", spec, changes)
+    if phase.terminal:
+        return None
+    replacing = any(c.forces_replacement for c in changes)
+    if spec.paused and phase is not Phase.PAUSED and not replacing:
+        return Action(ActionKind.PAUSE, key, "paused: true in the spec", spec, changes)
+    if not spec.paused and phase is Phase.PAUSED and not replacing:
+        return Action(ActionKind.RESUME, key, "paused removed from the spec", spec, changes)
+    return None
+
+
+def _changed(
+    key: FederationKey,
+    spec: FederationSpec,
+    record: RecordedFederation,
+    changes: tuple[FieldChange, ...],
+) -> Action:
+    forcing = [c.path for c in changes if c.forces_replacement]
+    if record.phase.terminal and not (spec.paused or spec.stop_requested):
+        return Action(
+            ActionKind.REPLACE,
+            key,
+            f"spec changed after the federation {record.phase.lower()}; a new generation starts",
+            spec,
+            changes,
+        )
+    if forcing and not record.phase.terminal:
+        return Action(
+            ActionKind.REPLACE, key, f"{', '.join(forcing)} forces replacement", spec, changes
+        )
+    return Action(ActionKind.UPDATE, key, "spec changed; applied in place", spec, changes)
+
+
+def _from_runtime(
+    key: FederationKey,
+    record: RecordedFederation,
+    run: RunObservation | None,
+    options: PlanOptions,
+) -> Action | None:
+    """Recover, fail or complete federations whose Flower run ended without telling us."""
+    if record.phase is Phase.PENDING:
+        return Action(ActionKind.START, key, "recorded but never started")
+    if record.phase not in (Phase.STARTING, Phase.RUNNING):
+        return None
+    if run is not None and (run.generation, run.attempt) != (record.generation, record.attempt):
+        run = None  # only the current attempt's run speaks for the federation
+    if run is not None and not run.finished:
+        return None
+    if run is not None and run.sub_status == "completed":
+        # An app that reports progress finishes through its own report; one that does not
+        # (current_round 0) is trusted to Flower's status. Ending early is a failure.
+        if record.current_round == 0 or record.current_round >= record.total_rounds:
+            return Action(ActionKind.COMPLETE, key, f"Flower run {run.run_id} finished")
+        done = f"{record.current_round} of {record.total_rounds}"
+        why = f"Flower run {run.run_id} ended after round {done}"
+    else:
+        why = "the Flower run vanished" if run is None else _run_end(run)
+    if record.recoveries >= options.max_recoveries:
+        return Action(ActionKind.FAIL, key, f"{why}; gave up after {record.recoveries} recoveries")
+    return Action(ActionKind.RECOVER, key, f"{why}; resubmitting from the last checkpoint")
+
+
+def _run_end(run: RunObservation) -> str:
+    detail = f": {run.details}" if run.details else ""
+    return f"Flower run {run.run_id} ended {run.sub_status or 'unexpectedly'}{detail}"

@@ -1,0 +1,106 @@
+"""The connection pool and transactions every store module builds on.
+
+`Database` owns a psycopg_pool.ConnectionPool; the repository mixins (`federations`,
+`progress`, `outbox`) run their SQL through `_tx()` (one transaction) or `_read()` (one
+autocommit connection), both of which translate psycopg errors into `store.errors`.
+`Store` (in `store.store`) is the class callers use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from reconciler.store.errors import translate
+from reconciler.store.migrate import apply_migrations
+
+# libpq settings for every connection: fail fast when the server is away, and notice a dead
+# peer within ~20 s instead of the kernel's default two hours.
+CONNECT_KWARGS: dict[str, Any] = {
+    "autocommit": True,
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+    "application_name": "thunderline-reconciler",
+}
+
+Cursor = psycopg.Cursor[tuple[Any, ...]]
+
+
+class Database:
+    """A pool of connections to one PostgreSQL database."""
+
+    def __init__(self, pool: ConnectionPool, url: str) -> None:
+        self._pool = pool
+        self.url = url
+
+    @classmethod
+    def connect(
+        cls, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0
+    ) -> Self:
+        """Open a pool; raise `StoreUnavailable` (naming host and port) if nobody answers.
+
+        `timeout` (seconds) bounds the first connection and every later wait for a free one.
+        """
+        with translate(url):
+            # One direct connection first: its error says why (refused, auth, unknown host),
+            # where the pool would only report a timeout.
+            psycopg.connect(url, **CONNECT_KWARGS).close()
+            pool: ConnectionPool = ConnectionPool(
+                url,
+                kwargs=CONNECT_KWARGS,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout,
+                name="thunderline-store",
+                open=True,
+            )
+            try:
+                pool.wait(timeout)
+            except BaseException:
+                pool.close()
+                raise
+        return cls(pool, url)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def migrate(self) -> int:
+        """Apply pending schema migrations; return how many. Safe to run from many processes."""
+        with translate(self.url), self._pool.connection() as conn:
+            return apply_migrations(conn)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Cursor]:
+        """A cursor inside one transaction: committed on success, rolled back on any error."""
+        with (
+            translate(self.url),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
+            yield cur
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        """A cursor on an autocommit connection, for single-statement reads."""
+        with translate(self.url), self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur

@@ -1,0 +1,253 @@
+"""Federation rows: loading the recorded state and writing lifecycle changes.
+
+Every write here is one transaction that locks the row, compares the caller's
+`expected_version` (optimistic concurrency: a stale writer gets `ConflictError` and writes
+nothing), checks the lifecycle (`IllegalTransition` writes nothing), updates the row, bumps
+its version and appends exactly one event. `Store` exposes these methods; `apply` calls them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from reconciler import lifecycle
+from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
+from reconciler.store.db import Cursor, Database
+from reconciler.store.errors import ConflictError, NotFound
+from reconciler.store.outbox import append_event
+from reconciler.store.records import LazyDocument
+
+_COLUMNS = (
+    "tenant, name, path, document::text, digest, generation, observed_generation, phase,"
+    " reason, current_round, total_rounds, attempt, recoveries, version"
+)
+_PHASES = {phase.value: phase for phase in Phase}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
+    tenant, name, path, document, digest, generation, observed, phase, *rest = row
+    reason, current_round, total_rounds, attempt, recoveries, version = rest
+    return RecordedFederation(
+        key=FederationKey(tenant, name),
+        path=path,
+        document=LazyDocument(document),
+        digest=digest,
+        generation=generation,
+        observed_generation=observed,
+        phase=_PHASES[phase],
+        reason=reason,
+        current_round=current_round,
+        total_rounds=total_rounds,
+        attempt=attempt,
+        recoveries=recoveries,
+        version=version,
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a spec document")
+
+
+def _document(spec: FederationSpec) -> Jsonb:
+    return Jsonb(spec.document, dumps=lambda obj: json.dumps(obj, default=_plain))
+
+
+class Federations(Database):
+    """Reads and lifecycle writes of federation rows."""
+
+    def load_recorded(self) -> dict[FederationKey, RecordedFederation]:
+        """Every recorded federation, in one query. Documents are parsed lazily on first use."""
+        with self._read() as cur:
+            cur.execute(f"SELECT {_COLUMNS} FROM federations")
+            return {fed.key: fed for fed in map(_recorded, cur.fetchall())}
+
+    def get(self, key: FederationKey) -> RecordedFederation:
+        with self._read() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM federations WHERE tenant = %s AND name = %s",
+                (key.tenant, key.name),
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"federation {key} is not recorded")
+        return _recorded(row)
+
+    def create(self, spec: FederationSpec, *, phase: Phase = Phase.PENDING) -> RecordedFederation:
+        """Record a new federation at generation 1; event `fl.federation.created`."""
+        kind = lifecycle.event_type(None, phase)
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO federations (tenant, name, path, document, digest, generation,"
+                " run_generation, phase, total_rounds) VALUES (%s, %s, %s, %s, %s, 1, 1, %s, %s)"
+                f" ON CONFLICT (tenant, name) DO NOTHING RETURNING id, {_COLUMNS}",
+                (
+                    spec.key.tenant,
+                    spec.key.name,
+                    spec.path,
+                    _document(spec),
+                    spec.digest,
+                    phase.value,
+                    spec.rounds_total,
+                ),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise ConflictError(f"federation {spec.key} is already recorded")
+            fed = _recorded(row[1:])
+            payload = {"generation": 1, "digest": spec.digest, "path": spec.path}
+            append_event(
+                cur, kind, federation_id=row[0], key=fed.key, generation=1, payload=payload
+            )
+        return fed
+
+    def transition(
+        self,
+        key: FederationKey,
+        to: Phase,
+        *,
+        expected_version: int,
+        reason: str = "",
+        payload: Mapping[str, Any] = _EMPTY,
+        attempt: int | None = None,
+        recoveries: int | None = None,
+    ) -> RecordedFederation:
+        """Move to phase `to` (same generation); one event of the lifecycle's type.
+
+        `reason` replaces the recorded reason (empty clears it); `attempt` and `recoveries`,
+        when given, replace the recorded counters and go into the event's payload.
+        A finished federation restarts only through `replace_spec`.
+        """
+        if to is Phase.PENDING:
+            raise ValueError("a federation re-enters Pending only with a new generation")
+        with self._tx() as cur:
+            fed_id, old = _lock(cur, key, expected_version)
+            kind = lifecycle.event_type(old.phase, to)
+            counters = {
+                "attempt": old.attempt if attempt is None else attempt,
+                "recoveries": old.recoveries if recoveries is None else recoveries,
+            }
+            changes = {"phase": to.value, "reason": reason, **counters}
+            fed = _update(cur, fed_id, changes, phase_changed=True)
+            details = {"from": old.phase.value, "to": to.value, **counters}
+            if reason:
+                details["reason"] = reason
+            append_event(
+                cur,
+                kind,
+                federation_id=fed_id,
+                key=key,
+                generation=fed.generation,
+                payload={"generation": fed.generation, **details, **payload},
+            )
+        return fed
+
+    def replace_spec(
+        self,
+        key: FederationKey,
+        spec: FederationSpec,
+        *,
+        expected_version: int,
+        to: Phase | None = None,
+        changed: Sequence[str] = (),
+    ) -> RecordedFederation:
+        """Record a new generation of the spec; one event.
+
+        `to=None` updates in place (same phase, rounds and run continue): `fl.federation.updated`.
+        Otherwise the change is also the transition to `to`, with that transition's event
+        (`fl.federation.created` for a finished federation going back to Pending, which
+        starts the new generation from round 0 with no attempts or recoveries).
+        """
+        if spec.key != key:
+            raise ValueError(f"spec for {spec.key} cannot replace {key}")
+        with self._tx() as cur:
+            fed_id, old = _lock(cur, key, expected_version)
+            kind = lifecycle.UPDATED if to is None else lifecycle.event_type(old.phase, to)
+            changes: dict[str, object] = {
+                "path": spec.path,
+                "document": _document(spec),
+                "digest": spec.digest,
+                "generation": old.generation + 1,
+                "total_rounds": spec.rounds_total,
+            }
+            if to is not None:
+                changes |= {"phase": to.value, "reason": ""}
+            if to is Phase.PENDING:
+                changes |= {
+                    "run_generation": old.generation + 1,
+                    "current_round": 0,
+                    "attempt": 0,
+                    "recoveries": 0,
+                }
+            fed = _update(cur, fed_id, changes, phase_changed=to is not None)
+            payload: dict[str, Any] = {
+                "generation": fed.generation,
+                "digest": spec.digest,
+                "path": spec.path,
+                "changed": list(changed),
+            }
+            if to is not None:
+                payload |= {"from": old.phase.value, "to": to.value}
+            append_event(
+                cur, kind, federation_id=fed_id, key=key, generation=fed.generation, payload=payload
+            )
+        return fed
+
+    def mark_observed(
+        self, key: FederationKey, generation: int, *, expected_version: int
+    ) -> RecordedFederation:
+        """Move observedGeneration forward to `generation` (never back). No event."""
+        with self._tx() as cur:
+            fed_id, old = _lock(cur, key, expected_version)
+            if generation > old.generation:
+                raise ValueError(f"{key} has no generation {generation} (at {old.generation})")
+            if generation <= old.observed_generation:
+                return old
+            return _update(cur, fed_id, {"observed_generation": generation}, phase_changed=False)
+
+
+def _update(
+    cur: Cursor, fed_id: int, changes: Mapping[str, object], *, phase_changed: bool
+) -> RecordedFederation:
+    """Write `changes` (column -> value) to a locked row, bump its version, return the new row."""
+    assigns: list[sql.Composable] = [
+        sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes
+    ]
+    assigns.append(sql.SQL("version = version + 1, updated_at = now()"))
+    if phase_changed:
+        assigns.append(sql.SQL("phase_changed_at = now()"))
+    cur.execute(
+        sql.SQL("UPDATE federations SET {} WHERE id = %s RETURNING {}").format(
+            sql.SQL(", ").join(assigns), sql.SQL(_COLUMNS)
+        ),
+        (*changes.values(), fed_id),
+    )
+    row = cur.fetchone()
+    assert row is not None, "the row is locked by this transaction"
+    return _recorded(row)
+
+
+def _lock(cur: Cursor, key: FederationKey, expected_version: int) -> tuple[int, RecordedFederation]:
+    """Lock the federation's row for this transaction; refuse a stale `expected_version`."""
+    cur.execute(
+        f"SELECT id, {_COLUMNS} FROM federations WHERE tenant = %s AND name = %s FOR UPDATE",
+        (key.tenant, key.name),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"federation {key} is not recorded")
+    fed = _recorded(row[1:])
+    if fed.version != expected_version:
+        raise ConflictError(
+            f"federation {key} changed since it was read (version {fed.version},"
+            f" expected {expected_version}); reload and re-plan"
+        )
+    return row[0], fed

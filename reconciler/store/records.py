@@ -1,0 +1,122 @@
+"""Values the store hands back besides `RecordedFederation`: events, runs, rounds, artifacts,
+clients and the status rows `reconciler status` prints. Plain frozen dataclasses, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reconciler.model import FederationKey, Phase
+
+
+@dataclass(frozen=True)
+class Event:
+    """One outbox row. `key` and `generation` are None for events about no federation."""
+
+    id: int
+    type: str
+    key: FederationKey | None
+    generation: int | None
+    payload: Mapping[str, Any]
+    time: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "federation": str(self.key) if self.key else None,
+            "generation": self.generation,
+            "payload": dict(self.payload),
+            "time": self.time.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A Flower run the reconciler submitted for one generation and attempt."""
+
+    key: FederationKey
+    run_id: int
+    generation: int
+    attempt: int
+    status: str
+    sub_status: str
+    details: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    key: FederationKey
+    generation: int
+    number: int
+    status: str  # started | completed
+    metrics: Mapping[str, Any]
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    key: FederationKey
+    generation: int
+    round: int
+    uri: str
+    sha256: str
+    size: int
+    format: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """What `reconciler status` shows for one federation."""
+
+    key: FederationKey
+    phase: Phase
+    reason: str
+    generation: int
+    observed_generation: int
+    current_round: int
+    total_rounds: int
+    last_metrics: Mapping[str, Any]
+    artifact_uri: str | None
+    artifact_sha256: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LazyDocument(Mapping[str, Any]):
+    """A stored spec document, parsed from its JSON text on first use.
+
+    Loading the recorded state must stay fast for 10,000 federations, and the planner reads
+    a recorded document only when its digest differs from the desired one.
+    """
+
+    __slots__ = ("_parsed", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._parsed: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = json.loads(self._text)
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return f"LazyDocument({self._data()!r})"

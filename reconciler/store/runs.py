@@ -1,0 +1,98 @@
+"""The Flower runs submitted for each federation generation and attempt.
+
+`apply` records a run right after submitting it and looks it up after a crash
+(`run_for`), so a retry adopts the run it already started instead of submitting a second
+one; the runtime's observations update its status. Part of `Store`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.model import FederationKey
+from reconciler.store.db import Cursor, Database
+from reconciler.store.errors import ConflictError, NotFound
+from reconciler.store.records import RunRecord
+
+
+def federation_id(cur: Cursor, key: FederationKey, *, lock: bool = False) -> int:
+    """The row id of a recorded federation (locked for this transaction if asked)."""
+    suffix = " FOR UPDATE" if lock else ""
+    cur.execute(
+        f"SELECT id FROM federations WHERE tenant = %s AND name = %s{suffix}",
+        (key.tenant, key.name),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"federation {key} is not recorded")
+    return int(row[0])
+
+
+class Runs(Database):
+    """Flower run ids per federation."""
+
+    def record_run(
+        self, key: FederationKey, *, generation: int, attempt: int, run_id: int, status: str
+    ) -> None:
+        """Record the run submitted for (generation, attempt). Repeating the same call is a no-op;
+        a different run id for the same slot raises `ConflictError` (someone else submitted)."""
+        with self._tx() as cur:
+            fed_id = federation_id(cur, key)
+            cur.execute(
+                "INSERT INTO runs (federation_id, generation, attempt, run_id, status)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (fed_id, generation, attempt, run_id, status),
+            )
+            if cur.fetchone() is not None:
+                return
+            cur.execute(
+                "SELECT federation_id, generation, attempt FROM runs WHERE run_id = %s",
+                (run_id,),
+            )
+            if cur.fetchone() != (fed_id, generation, attempt):
+                raise ConflictError(
+                    f"{key} generation {generation} attempt {attempt} already has another run,"
+                    f" or run {run_id} belongs elsewhere"
+                )
+
+    def update_run_status(
+        self, run_id: int, status: str, sub_status: str = "", details: str = ""
+    ) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE runs SET status = %s, sub_status = %s, details = %s, updated_at = now()"
+                " WHERE run_id = %s",
+                (status, sub_status, details, run_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"run {run_id} is not recorded")
+
+    def runs(self, key: FederationKey) -> list[RunRecord]:
+        """Every run of the federation, oldest generation and attempt first."""
+        with self._read() as cur:
+            cur.execute(
+                "SELECT r.run_id, r.generation, r.attempt, r.status, r.sub_status, r.details,"
+                " r.created_at, r.updated_at FROM runs r JOIN federations f"
+                " ON f.id = r.federation_id WHERE f.tenant = %s AND f.name = %s"
+                " ORDER BY r.generation, r.attempt",
+                (key.tenant, key.name),
+            )
+            return [_run(key, row) for row in cur.fetchall()]
+
+    def run_for(self, key: FederationKey, generation: int, attempt: int) -> int | None:
+        """The run id recorded for (generation, attempt), if any."""
+        with self._read() as cur:
+            cur.execute(
+                "SELECT r.run_id FROM runs r JOIN federations f ON f.id = r.federation_id"
+                " WHERE f.tenant = %s AND f.name = %s AND r.generation = %s AND r.attempt = %s",
+                (key.tenant, key.name, generation, attempt),
+            )
+            row = cur.fetchone()
+        return None if row is None else int(row[0])
+
+
+def _run(key: FederationKey, row: tuple[Any, ...]) -> RunRecord:
+    run_id, generation, attempt, status, sub_status, details, created, updated = row
+    return RunRecord(
+        key, run_id, generation, attempt, status, sub_status, details, created, updated
+    )

@@ -1,0 +1,21 @@
+"""`Store`: the recorded state, as one object over a connection pool.
+
+    with Store.connect(url) as store:
+        store.migrate()
+        recorded = store.load_recorded()
+
+The methods live in one module per job: `federations` (load, create, transitions, spec
+replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
+`outbox` (events, reconcile cycles); `db` holds the pool and transactions.
+"""
+
+from __future__ import annotations
+
+from reconciler.store.federations import Federations
+from reconciler.store.outbox import Outbox
+from reconciler.store.progress import Progress
+from reconciler.store.runs import Runs
+
+
+class Store(Federations, Runs, Progress, Outbox):
+    """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -1,0 +1,91 @@
+"""Check one spec file completely: YAML, schema, semantic rules, layout.
+
+`check_file(path, content)` is the unit `repo` runs for every file; it never raises for any
+content and reports every problem it finds in the file. `validate_document` checks a document
+that is already loaded (no line numbers). Rules across files are `repo`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from yaml.nodes import Node
+
+from reconciler.model import FederationKey, SpecProblem
+from reconciler.specs.layout import layout_problem, tenant_of
+from reconciler.specs.rules import rule_findings
+from reconciler.specs.schema import locate, schema_findings
+from reconciler.specs.yamlsafe import (
+    Finding,
+    YamlRejected,
+    field_name,
+    parse_document,
+    salvage_name,
+)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one file. `document` is set only when `problems` is empty; `key`
+    is the (tenant, name) the file declares, when that can be read at all."""
+
+    path: str
+    key: FederationKey | None
+    document: Mapping[str, Any] | None
+    problems: tuple[SpecProblem, ...]
+    name_at: tuple[int, int] = (0, 0)  # line and column of metadata.name, when known
+
+
+def check_file(path: str, content: bytes) -> FileResult:
+    """Everything wrong with the spec file at repository path `path`."""
+    tenant = tenant_of(path)
+    layout = layout_problem(path)
+    found = [Finding(0, 0, "", layout)] if layout else []
+    try:
+        parsed = parse_document(content)
+    except YamlRejected as exc:
+        name = salvage_name(content)
+        return _result(path, tenant, name, None, [*found, *exc.findings])
+    found += _document_findings(parsed.data, parsed.node, folder_tenant=tenant)
+    result = _result(path, tenant, _name(parsed.data), parsed.data, found)
+    return replace(result, name_at=locate(parsed.node, ("metadata", "name")))
+
+
+def validate_document(document: Any, *, path: str) -> list[SpecProblem]:
+    """Schema and rule problems of an already-loaded document (lines unknown: 0)."""
+    found = _document_findings(document, None, folder_tenant=tenant_of(path))
+    return [_problem(path, f) for f in _sorted(found)]
+
+
+def _document_findings(
+    document: Any, root: Node | None, *, folder_tenant: str | None
+) -> list[Finding]:
+    found = schema_findings(document, root)
+    for where, message in rule_findings(document, folder_tenant=folder_tenant):
+        line, column = locate(root, where)
+        found.append(Finding(line, column, field_name(where), message))
+    return found
+
+
+def _name(document: Any) -> str | None:
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _result(
+    path: str, tenant: str | None, name: str | None, document: Any, found: list[Finding]
+) -> FileResult:
+    key = FederationKey(tenant, name) if tenant and name else None
+    problems = tuple(_problem(path, f) for f in _sorted(found))
+    return FileResult(path, key, None if problems else document, problems)
+
+
+def _sorted(found: list[Finding]) -> list[Finding]:
+    return sorted(found, key=lambda f: (f.line, f.column, f.field, f.message))
+
+
+def _problem(path: str, finding: Finding) -> SpecProblem:
+    return SpecProblem(path, finding.line, finding.column, finding.field, finding.message)

@@ -140,6 +140,8 @@ class RecordedFederation:
     current_round: int = 0
     total_rounds: int = 0
     attempt: int = 0  # Flower runs submitted for this generation (resumes and recoveries count)
+    run_generation: int = 0  # generation the current run was launched with (in-place updates
+    # raise `generation` but keep the run); 0 before the first launch
     recoveries: int = 0  # runs of this generation that died and were resubmitted
     version: int = 1  # optimistic-concurrency counter, bumped on every write
 

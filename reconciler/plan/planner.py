@@ -210,7 +210,8 @@ def _from_runtime(
         return Action(ActionKind.START, key, "recorded but never started")
     if record.phase not in (Phase.STARTING, Phase.RUNNING):
         return None
-    if run is not None and (run.generation, run.attempt) != (record.generation, record.attempt):
+    current = (record.run_generation or record.generation, record.attempt)
+    if run is not None and (run.generation, run.attempt) != current:
         run = None  # only the current attempt's run speaks for the federation
     if run is not None and not run.finished:
         return None

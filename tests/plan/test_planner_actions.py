@@ -241,3 +241,9 @@ def test_sensitive_values_are_masked_in_changes() -> None:
     (action,) = result.actions
     assert action.kind is ActionKind.UPDATE
     assert "s3cr3t" not in repr(action.changes) and "n3w" not in repr(action.changes)
+
+
+def test_run_survives_an_in_place_update() -> None:
+    rec = record(spec(), Phase.RUNNING, generation=2, run_generation=1)
+    kind = decide(spec(), rec, run=_run("running", generation=1), runtime_known=True)
+    assert kind is None

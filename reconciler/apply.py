@@ -1,0 +1,267 @@
+"""Carry out a `Plan`: each action through the Flower runtime and the store.
+
+Called by the daemon's cycle right after `plan`. Decisions were taken by the planner; this
+module only acts, one federation at a time, and isolates failures: an action that fails is
+returned as a failed `ActionResult` (the status gets `ApplyFailed`) and the others still run.
+
+Crash safety: a Flower run is submitted before the transition that records it, and a
+launch first asks the runtime for a run already started for the same (federation,
+generation, attempt). A daemon killed between submit and commit therefore adopts its run on
+the next cycle instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.lifecycle import IllegalTransition
+from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
+from reconciler.plan import Action, ActionKind, Plan
+from reconciler.runtime.base import (
+    Artifact,
+    RunNotFound,
+    RunRejected,
+    RunRequest,
+    Runtime,
+    RuntimeFailure,
+)
+from reconciler.runtime.progress import make_token
+from reconciler.store import ConflictError, NotFound, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """What every run submitted by this daemon shares."""
+
+    progress_url: str  # where the ServerApp reports, e.g. http://127.0.0.1:8080/v1/progress
+    secret: bytes  # signs the per-run progress tokens; never leaves the daemon
+    repo_root: Path  # the daemon's checkout: relative URIs in specs resolve against it
+    artifact_root: str | None  # local folder for checkpoints, or None for S3 buckets
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action
+    error: str = ""  # a sentence for the status report; empty on success
+    transient: bool = False  # retrying next cycle may help (else: needs a person)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def checkpoint_base(
+    document: Mapping[str, Any], key: FederationKey, generation: int, root: str | None
+) -> str:
+    """Where a generation's checkpoints go: <bucket>/<prefix>/g<generation>.
+
+    With a local artifact root the bucket becomes a folder under it, so the same spec runs
+    on a laptop and against S3 unchanged.
+    """
+    artifacts = document.get("spec", {}).get("artifacts", {})
+    bucket = str(artifacts.get("outputBucket", "s3://thunderline")).rstrip("/")
+    prefix = str(artifacts.get("prefix") or f"{key.tenant}/{key.name}").strip("/")
+    if root is None:
+        return f"{bucket}/{prefix}/g{generation}"
+    folder = Path(root).resolve() / bucket.split("://", 1)[-1] / prefix / f"g{generation}"
+    return folder.as_uri()
+
+
+class Applier:
+    """Carries out plans; one per daemon, used from the cycle thread only."""
+
+    def __init__(self, store: Store, runtime: Runtime, context: LaunchContext) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.context = context
+        self._handlers = {
+            ActionKind.START: self._start,
+            ActionKind.UPDATE: self._update,
+            ActionKind.REPLACE: self._replace,
+            ActionKind.PAUSE: self._pause,
+            ActionKind.RESUME: self._resume,
+            ActionKind.STOP: self._stop,
+            ActionKind.RECOVER: self._recover,
+            ActionKind.FAIL: self._fail,
+            ActionKind.COMPLETE: self._complete,
+        }
+
+    def apply(self, plan: Plan) -> list[ActionResult]:
+        return [self.apply_one(action) for action in plan.actions if action.kind.changes_state]
+
+    def apply_one(self, action: Action) -> ActionResult:
+        try:
+            self._handlers[action.kind](action)
+        except RunRejected as exc:
+            return self._rejected(action, exc)
+        except (RuntimeFailure, StoreError) as exc:
+            return ActionResult(action, f"{action.kind} failed: {exc}", transient=True)
+        except IllegalTransition as exc:
+            log.error("planner and lifecycle disagree on %s: %s", action.key, exc)
+            return ActionResult(action, f"{action.kind} refused: {exc}")
+        except Exception as exc:  # an unknown failure counts as transient, and is logged whole
+            log.exception("%s of %s failed unexpectedly", action.kind, action.key)
+            return ActionResult(action, f"{action.kind} failed: {exc}", transient=True)
+        return ActionResult(action)
+
+    # --- actions ------------------------------------------------------------------------
+
+    def _start(self, action: Action) -> None:
+        record = self._existing(action.key) or self.store.create(_spec(action))
+        self._launch(record, resume=False)
+
+    def _update(self, action: Action) -> None:
+        record = self.store.get(action.key)
+        self._record_spec(record, action, to=None)
+
+    def _pause(self, action: Action) -> None:
+        record = self._existing(action.key)
+        if record is None:
+            record = self.store.create(_spec(action))
+            self._transition(record, Phase.PAUSED, reason="created paused")
+        elif action.changes:
+            self._record_spec(record, action, to=Phase.PAUSED)
+        else:
+            self._transition(record, Phase.PAUSED, reason=action.reason)
+
+    def _resume(self, action: Action) -> None:
+        record = self.store.get(action.key)
+        if action.changes:
+            record = self._record_spec(record, action, to=None)
+        self._stop_run(record)  # the paused run may still be finishing its last round
+        self._launch(record, resume=True)
+
+    def _stop(self, action: Action) -> None:
+        record = self.store.get(action.key)
+        self._stop_run(record)
+        if action.spec is not None and action.changes:
+            self._record_spec(record, action, to=Phase.STOPPED)
+        else:
+            self._transition(record, Phase.STOPPED, reason=action.reason)
+
+    def _replace(self, action: Action) -> None:
+        record = self.store.get(action.key)
+        if not record.phase.terminal:
+            self._stop_run(record)
+            record = self._transition(record, Phase.STOPPED, reason="replaced by a new generation")
+        record = self._record_spec(record, action, to=Phase.PENDING)
+        if _spec(action).paused:
+            self._transition(record, Phase.PAUSED, reason="new generation created paused")
+        else:
+            self._launch(record, resume=False)
+
+    def _recover(self, action: Action) -> None:
+        record = self.store.get(action.key)
+        self._stop_run(record)
+        self._launch(record, resume=True, recovery=action.reason)
+
+    def _fail(self, action: Action) -> None:
+        record = self.store.get(action.key)
+        self._stop_run(record)
+        self._transition(record, Phase.FAILED, reason=action.reason)
+
+    def _complete(self, action: Action) -> None:
+        self._transition(self.store.get(action.key), Phase.COMPLETED, reason=action.reason)
+
+    # --- steps --------------------------------------------------------------------------
+
+    def _launch(self, record: RecordedFederation, *, resume: bool, recovery: str = "") -> None:
+        """Submit (or adopt) the next run of the current generation; phase -> Starting."""
+        attempt = record.attempt + 1
+        request = self._request(record, attempt, resume=resume)
+        run_id = self.runtime.find_run(record.key, record.generation, attempt)
+        if run_id is None:
+            run_id = self.runtime.submit(request)
+        self.store.record_run(
+            record.key,
+            generation=record.generation,
+            attempt=attempt,
+            run_id=run_id,
+            status="pending",
+        )
+        payload = {"run_id": run_id, "start_round": request.start_round}
+        self.store.transition(
+            record.key,
+            Phase.STARTING,
+            expected_version=record.version,
+            reason=recovery,
+            payload=payload,
+            attempt=attempt,
+            recoveries=record.recoveries + bool(recovery),
+        )
+
+    def _request(self, record: RecordedFederation, attempt: int, *, resume: bool) -> RunRequest:
+        start_round, resume_from = 1, None
+        latest = self.store.latest_artifact(record.key) if resume else None
+        if latest is not None and latest.generation == record.generation:
+            start_round, resume_from = latest.round + 1, Artifact(latest.uri, latest.sha256)
+        federation = str(record.key)
+        ctx = self.context
+        return RunRequest(
+            key=record.key,
+            generation=record.generation,
+            attempt=attempt,
+            document=dict(record.document),
+            checkpoint_base=checkpoint_base(
+                record.document, record.key, record.generation, ctx.artifact_root
+            ),
+            repo_root=str(ctx.repo_root.resolve()),
+            progress_url=ctx.progress_url,
+            token=make_token(ctx.secret, federation, record.generation, attempt),
+            start_round=start_round,
+            resume_from=resume_from,
+        )
+
+    def _stop_run(self, record: RecordedFederation) -> None:
+        generation = record.run_generation or record.generation
+        run_id = self.store.run_for(record.key, generation, record.attempt)
+        if run_id is None:
+            return
+        with contextlib.suppress(RunNotFound):  # gone already: nothing left to stop
+            self.runtime.stop(run_id)
+
+    def _record_spec(
+        self, record: RecordedFederation, action: Action, *, to: Phase | None
+    ) -> RecordedFederation:
+        return self.store.replace_spec(
+            record.key,
+            _spec(action),
+            expected_version=record.version,
+            to=to,
+            changed=[c.path for c in action.changes],
+        )
+
+    def _transition(
+        self, record: RecordedFederation, to: Phase, *, reason: str
+    ) -> RecordedFederation:
+        return self.store.transition(record.key, to, expected_version=record.version, reason=reason)
+
+    def _existing(self, key: FederationKey) -> RecordedFederation | None:
+        try:
+            return self.store.get(key)
+        except NotFound:
+            return None
+
+    def _rejected(self, action: Action, exc: RunRejected) -> ActionResult:
+        """The SuperLink refused the run: retrying cannot help, the federation fails."""
+        message = f"Flower refused the run: {exc}"
+        try:
+            record = self.store.get(action.key)
+            if not record.phase.terminal:
+                self._transition(record, Phase.FAILED, reason=message)
+        except (StoreError, ConflictError, IllegalTransition) as store_exc:
+            return ActionResult(action, f"{message}; recording it failed: {store_exc}", True)
+        return ActionResult(action, message)
+
+
+def _spec(action: Action) -> FederationSpec:
+    if action.spec is None:
+        raise ValueError(f"{action.kind} of {action.key} carries no spec")
+    return action.spec

@@ -1,0 +1,105 @@
+"""Derive each federation's conditions from one cycle's outcome. Pure.
+
+The vocabulary is fixed (`model.ConditionType`): `Ready`, `Reconciling` and `Stalled` are
+always present; a step's failure condition (`SpecInvalid`, `SourceUnavailable`,
+`RuntimeUnavailable`, `ApplyFailed`, `Orphaned`) appears while it holds and is removed when
+it clears, as Flux does. `lastTransitionTime` moves only when a condition's status changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.model import Condition, ConditionType, Phase, RecordedFederation, SpecProblem
+
+T = ConditionType
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the cycle found about one federation (empty strings: nothing wrong)."""
+
+    problems: tuple[SpecProblem, ...] = ()
+    source_error: str = ""
+    runtime_error: str = ""
+    apply_error: str = ""
+    apply_transient: bool = True
+    orphaned: str = ""
+    acted: bool = False  # an action for it succeeded this cycle
+
+
+def derive(
+    record: RecordedFederation,
+    found: Findings,
+    previous: Mapping[ConditionType, Condition],
+    now: str,
+) -> tuple[Condition, ...]:
+    raw = [*_failures(found), _stalled(record, found), _reconciling(record, found)]
+    raw.append(_ready(record, [c for c in raw if c[1] == "True"]))
+    return tuple(_stamped(c, previous, now) for c in raw)
+
+
+_Raw = tuple[ConditionType, str, str, str]  # type, status, reason, message
+
+
+def _failures(found: Findings) -> list[_Raw]:
+    out: list[_Raw] = []
+    if found.problems:
+        first = found.problems[0]
+        more = f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else ""
+        out.append((T.SPEC_INVALID, "True", "ValidationFailed", f"{first}{more}"))
+    if found.source_error:
+        out.append((T.SOURCE_UNAVAILABLE, "True", "FetchFailed", found.source_error))
+    if found.runtime_error:
+        out.append((T.RUNTIME_UNAVAILABLE, "True", "SuperLinkUnreachable", found.runtime_error))
+    if found.apply_error:
+        out.append((T.APPLY_FAILED, "True", "ActionFailed", found.apply_error))
+    if found.orphaned:
+        out.append((T.ORPHANED, "True", "SpecDeleted", found.orphaned))
+    return out
+
+
+def _stalled(record: RecordedFederation, found: Findings) -> _Raw:
+    if record.phase is Phase.FAILED:
+        return (T.STALLED, "True", "Failed", record.reason or "the federation failed")
+    if found.apply_error and not found.apply_transient:
+        return (T.STALLED, "True", "NeedsAttention", found.apply_error)
+    return (T.STALLED, "False", "Progressing", "nothing needs a person")
+
+
+def _reconciling(record: RecordedFederation, found: Findings) -> _Raw:
+    if record.phase in (Phase.PENDING, Phase.STARTING) or found.acted:
+        return (
+            T.RECONCILING,
+            "True",
+            "Progressing",
+            f"moving to the desired state ({record.phase})",
+        )
+    return (T.RECONCILING, "False", "Settled", f"phase {record.phase}")
+
+
+def _ready(record: RecordedFederation, failing: list[_Raw]) -> _Raw:
+    blocking = [c for c in failing if c[0] in (T.SPEC_INVALID, T.APPLY_FAILED, T.STALLED)]
+    if blocking:
+        _, _, reason, message = blocking[0]
+        return (T.READY, "False", reason, message)
+    if record.phase in (Phase.RUNNING, Phase.PAUSED, Phase.COMPLETED):
+        return (T.READY, "True", record.phase.value, _ready_message(record))
+    return (T.READY, "False", record.phase.value, record.reason or f"phase {record.phase}")
+
+
+def _ready_message(record: RecordedFederation) -> str:
+    rounds = f"round {record.current_round} of {record.total_rounds}"
+    return {
+        Phase.RUNNING: f"running, {rounds}",
+        Phase.PAUSED: f"paused after {rounds}",
+        Phase.COMPLETED: f"completed {record.total_rounds} rounds",
+    }[record.phase]
+
+
+def _stamped(raw: _Raw, previous: Mapping[ConditionType, Condition], now: str) -> Condition:
+    kind, status, reason, message = raw
+    before = previous.get(kind)
+    since = before.last_transition_time if before and before.status == status else now
+    return Condition(kind, status, reason, message, since)

@@ -1,0 +1,144 @@
+"""One reconcile cycle: fetch -> load -> observe -> plan -> apply -> record -> report.
+
+`Reconciler.cycle()` runs the steps in order, each a short method with one job. A step that
+fails degrades what follows instead of guessing: a failed fetch keeps the last good desired
+state (it is never read as "every spec was deleted"), an unreachable runtime means no
+decision is taken from run status, and a store failure ends the cycle (nothing is acted on
+without recorded state). The caller (the daemon's scheduler) never runs two cycles at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from reconciler.apply import ActionResult, Applier
+from reconciler.daemon.desired import DesiredCache
+from reconciler.model import DesiredState, FederationKey, RunObservation
+from reconciler.plan import Plan, PlanOptions, plan
+from reconciler.runtime.base import Runtime, RuntimeFailure
+from reconciler.source import GitSource, SourceError
+from reconciler.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleOutcome:
+    """What one cycle saw and did; the report step and the metrics read it."""
+
+    started_at: datetime
+    revision: str | None = None
+    desired: DesiredState | None = None
+    plan: Plan | None = None
+    results: list[ActionResult] = field(default_factory=list)
+    source_error: str = ""  # the fetch failed; desired state is the last good one
+    runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
+    store_error: str = ""  # the cycle stopped: nothing was acted on
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        failed = any(not r.ok for r in self.results)
+        return not (self.source_error or self.runtime_error or self.store_error or failed)
+
+    @property
+    def errors(self) -> list[str]:
+        found = [self.source_error, self.runtime_error, self.store_error]
+        return [e for e in found if e] + [r.error for r in self.results if not r.ok]
+
+
+def latest_runs(observations: list[RunObservation]) -> dict[FederationKey, RunObservation]:
+    """The newest run per federation: highest (generation, attempt)."""
+    latest: dict[FederationKey, RunObservation] = {}
+    for run in observations:
+        seen = latest.get(run.key)
+        if seen is None or (run.generation, run.attempt) > (seen.generation, seen.attempt):
+            latest[run.key] = run
+    return latest
+
+
+class Reconciler:
+    """Holds what survives between cycles (the desired-state cache) and runs cycles."""
+
+    def __init__(
+        self,
+        *,
+        source: GitSource,
+        store: Store,
+        runtime: Runtime,
+        applier: Applier,
+        options: PlanOptions,
+        report: Callable[[CycleOutcome], None] = lambda outcome: None,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.runtime = runtime
+        self.applier = applier
+        self.options = options
+        self.report = report
+        self.desired = DesiredCache()
+        self.last_fetch_ok: float | None = None  # monotonic time of the last good fetch
+
+    def cycle(self) -> CycleOutcome:
+        outcome = CycleOutcome(started_at=datetime.now(UTC))
+        began = time.monotonic()
+        try:
+            self._run_steps(outcome)
+        finally:
+            outcome.duration = time.monotonic() - began
+            self._record(outcome)
+            self.report(outcome)
+        return outcome
+
+    def _run_steps(self, outcome: CycleOutcome) -> None:
+        desired = self._load(outcome)
+        if desired is None:
+            return  # nothing known yet: acting now could only be wrong
+        try:
+            recorded = self.store.load_recorded()
+        except StoreError as exc:
+            outcome.store_error = f"recorded state unavailable: {exc}"
+            return
+        observed = self._observe(outcome)
+        outcome.plan = plan(desired, recorded, observed, self.options)
+        outcome.results = self.applier.apply(outcome.plan)
+
+    def _load(self, outcome: CycleOutcome) -> DesiredState | None:
+        """Fetch and load; on a failed fetch, fall back to the last good desired state."""
+        try:
+            snapshot = self.source.fetch()
+            outcome.revision = snapshot.revision
+            outcome.desired = self.desired.refresh(self.source, snapshot.revision)
+            self.last_fetch_ok = time.monotonic()
+        except SourceError as exc:
+            outcome.source_error = f"cannot fetch {self.source.display_url}: {exc}"
+            if self.desired.loaded:
+                outcome.revision = self.desired.state.revision
+                outcome.desired = self.desired.state
+        return outcome.desired
+
+    def _observe(self, outcome: CycleOutcome) -> Mapping[FederationKey, RunObservation] | None:
+        try:
+            observations = self.runtime.observe()
+        except RuntimeFailure as exc:
+            outcome.runtime_error = f"Flower runtime unavailable: {exc}"
+            return None
+        return latest_runs(observations)
+
+    def _record(self, outcome: CycleOutcome) -> None:
+        if outcome.store_error:
+            return
+        try:
+            self.store.record_cycle(
+                revision=outcome.revision,
+                started_at=outcome.started_at,
+                finished_at=datetime.now(UTC),
+                actions=len(outcome.results),
+                errors=outcome.errors,
+            )
+        except StoreError as exc:
+            log.warning("could not record the cycle: %s", exc)

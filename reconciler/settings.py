@@ -1,0 +1,90 @@
+"""Settings, grouped by area: one frozen dataclass each, every field with its unit and default.
+
+Built from flags and the environment by `reconciler.cli.run`; the daemon only reads them.
+Secrets are read from the environment by name at the point of use and never stored here,
+so printing a Settings object can never leak one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.plan import PlanOptions
+
+STATE_DIR = Path(".thunderline")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    repo: str  # URL (file://, git://, https://, ssh) or local path of the spec repository
+    branch: str = "main"
+    interval: float = 30.0  # seconds between polls
+    jitter: float = 0.1  # fraction of the interval added at random, so replicas do not align
+    depth: int | None = 1  # shallow fetch depth; None for full history
+    workdir: Path = STATE_DIR / "source"  # the daemon's own checkout
+    token_env: str = "GIT_TOKEN"  # environment variable holding an https token, if any
+    ssh_key: Path | None = None  # key file for ssh remotes
+    watch: Path | None = None  # a local repository to watch for new commits (watchdog)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    database_url: str | None = None  # None: start the embedded PostgreSQL
+    embedded_dir: Path = STATE_DIR / "pg"
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    superlink: str | None = None  # host:port of a SuperLink; None: start a local one
+    local_supernodes: int = 3  # SuperNodes the local runtime starts
+    workdir: Path = STATE_DIR / "flower"
+
+
+@dataclass(frozen=True)
+class ArtifactSettings:
+    # Where checkpoints go: a file:// folder (the embedded default; buckets become
+    # sub-folders), or None for S3, using the bucket named in each spec.
+    root: str | None = (STATE_DIR / "artifacts").as_posix()
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    enabled: bool = True
+    status_branch: str | None = None  # None: commit status/ to the spec branch itself
+    author_name: str = "Thunderline Reconciler"
+    author_email: str = "reconciler@thunderline.invalid"
+    workdir: Path = STATE_DIR / "status"  # the writer's own clone
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0 picks a free port
+    webhook_secret_env: str = "THUNDERLINE_WEBHOOK_SECRET"
+    public_url: str | None = None  # how the ServerApp reaches us; default http://host:port
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between retries, in seconds; the last repeats. Reset after a success."""
+
+    delays: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    jitter: float = 0.2  # +- fraction applied to each delay
+
+    def delay(self, failures: int) -> float:
+        base = self.delays[min(max(failures, 1), len(self.delays)) - 1]
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: SourceSettings
+    store: StoreSettings = field(default_factory=StoreSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    backoff: Backoff = field(default_factory=Backoff)

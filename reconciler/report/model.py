@@ -1,0 +1,78 @@
+"""What a status report says about one federation: plain immutable values.
+
+The daemon's report step builds one `FederationStatus` per federation from the recorded
+state and hands the lot to `render_status`. Values here must be stable between cycles when
+nothing happened (no "now" timestamps), so an unchanged federation renders byte-identical
+and causes no commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from reconciler.model import Condition, FederationKey, Phase
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    """One Flower round as recorded: `status` is e.g. "running", "completed", "failed"."""
+
+    number: int
+    status: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactStatus:
+    """The latest model checkpoint: where it is and how to check it."""
+
+    uri: str
+    sha256: str
+    size: int
+    format: str
+    round: int
+
+
+@dataclass(frozen=True)
+class FederationStatus:
+    """Everything `status/<tenant>/<name>.{yaml,md}` shows for one federation.
+
+    `revision` is the revision at which this federation's spec content was last loaded,
+    NOT the head of the branch: the reconciler's own status commits move the head, and a
+    report quoting the head would change with every status commit and commit forever.
+    `spec_digest` is FederationSpec.digest; `problems` are spec errors already formatted
+    as "file:line:col: field: message". No field may carry a secret.
+    """
+
+    key: FederationKey
+    path: str
+    phase: Phase
+    reason: str = ""
+    conditions: tuple[Condition, ...] = ()
+    generation: int = 0
+    observed_generation: int = 0
+    spec_digest: str = ""
+    revision: str = ""
+    current_round: int = 0
+    total_rounds: int = 0
+    rounds: tuple[RoundStatus, ...] = ()
+    last_metrics: Mapping[str, float] = field(default_factory=dict)
+    artifact: ArtifactStatus | None = None
+    run_ids: tuple[int, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    problems: tuple[str, ...] = ()
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """UTC, second precision, "Z" suffix, as every timestamp in the reports is written;
+    naive datetimes are taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,130 @@
+"""Render federation statuses into the files under `status/`: pure, values in, texts out.
+
+The daemon's report step calls `render_status(all_statuses)` and passes the result to
+`StatusWriter.write`. Output is deterministic (fixed key order, sorted maps and
+federations, no clock), so an unchanged status renders byte-identical and the writer
+finds nothing to commit. The YAML is the machine-readable record that
+`read_status_files` reads back for `reconciler plan --against status`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from reconciler.model import API_VERSION, Condition, ConditionType, FederationKey
+from reconciler.report.markdown import render_index, render_page
+from reconciler.report.model import ArtifactStatus, FederationStatus, RoundStatus, rfc3339
+
+STATUS_DIR = "status"
+STATUS_KIND = "FederationStatus"
+INDEX_PATH = f"{STATUS_DIR}/README.md"
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # no dots: never "..", never "README.md"
+
+
+def status_paths(key: FederationKey) -> tuple[str, str]:
+    """The (YAML, Markdown) paths of one federation's report, from the repository root."""
+    for part in (key.tenant, key.name):
+        if not _SAFE_SEGMENT.fullmatch(part):
+            raise ValueError(f"federation {key} cannot be written as a file name")
+    base = f"{STATUS_DIR}/{key.tenant}/{key.name}"
+    return f"{base}.yaml", f"{base}.md"
+
+
+def render_status(statuses: Sequence[FederationStatus]) -> dict[str, str]:
+    """{path: text} for every file under `status/`: one YAML and one page per federation,
+    plus `status/README.md` listing them all."""
+    ordered = sorted(statuses, key=lambda s: s.key)
+    _refuse_duplicates(ordered)
+    files: dict[str, str] = {}
+    for status in ordered:
+        yaml_path, page_path = status_paths(status.key)
+        files[yaml_path] = render_yaml(status)
+        files[page_path] = render_page(status)
+    files[INDEX_PATH] = render_index(ordered)
+    return files
+
+
+def render_yaml(status: FederationStatus) -> str:
+    document = {
+        "apiVersion": API_VERSION,
+        "kind": STATUS_KIND,
+        "metadata": {"name": status.key.name, "tenant": status.key.tenant},
+        "status": _status_body(status),
+    }
+    return yaml.safe_dump(
+        document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+
+
+def _status_body(status: FederationStatus) -> dict[str, Any]:
+    return {
+        "phase": status.phase.value,
+        "reason": status.reason,
+        "observedGeneration": status.observed_generation,
+        "generation": status.generation,
+        "specPath": status.path,
+        "specDigest": status.spec_digest,
+        "revision": status.revision,
+        "rounds": {"current": status.current_round, "total": status.total_rounds},
+        "lastMetrics": _metrics(status.last_metrics),
+        "artifact": _artifact(status.artifact),
+        "flowerRunIds": list(status.run_ids),
+        "conditions": [
+            {
+                "type": c.type.value,
+                "status": c.status,
+                "reason": c.reason,
+                "message": c.message,
+                "lastTransitionTime": c.last_transition_time,
+            }
+            for c in sorted(status.conditions, key=_condition_order)
+        ],
+        "createdAt": rfc3339(status.created_at),
+        "updatedAt": rfc3339(status.updated_at),
+        "problems": list(status.problems),
+        "roundHistory": [_round(r) for r in sorted(status.rounds, key=lambda r: r.number)],
+    }
+
+
+def _condition_order(condition: Condition) -> int:
+    return list(ConditionType).index(condition.type)
+
+
+def _round(entry: RoundStatus) -> dict[str, Any]:
+    return {
+        "number": entry.number,
+        "status": entry.status,
+        "metrics": _metrics(entry.metrics),
+        "startedAt": rfc3339(entry.started_at),
+        "completedAt": rfc3339(entry.completed_at),
+    }
+
+
+def _artifact(artifact: ArtifactStatus | None) -> dict[str, Any] | None:
+    if artifact is None:
+        return None
+    return {
+        "uri": artifact.uri,
+        "sha256": artifact.sha256,
+        "size": artifact.size,
+        "format": artifact.format,
+        "round": artifact.round,
+    }
+
+
+def _metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
+    """Sorted by name; NaN and infinities become null (YAML readers disagree on them)."""
+    values = {name: float(metrics[name]) for name in sorted(metrics)}
+    return {name: (v if math.isfinite(v) else None) for name, v in values.items()}
+
+
+def _refuse_duplicates(ordered: Sequence[FederationStatus]) -> None:
+    for before, after in itertools.pairwise(ordered):
+        if before.key == after.key:
+            raise ValueError(f"two statuses for federation {after.key}")

@@ -1,0 +1,212 @@
+"""Commit rendered status files to the repository and push them, surviving concurrent pushes.
+
+The daemon's report step calls `StatusWriter.write(render_status(...), message=...)` once
+per cycle. The writer keeps its own bare repository in `repo_dir`, separate from the
+source checkout the specs are read from, and never needs a work tree: each attempt
+fetches the target branch head (depth 1), builds one commit on top of it that changes
+only files under `status/` (`git fast-import`), and pushes it as a fast-forward. When the
+push is rejected because the remote moved, it fetches the new head and re-applies the same
+files there (no rebase, so no conflict is possible), with jittered backoff, a bounded
+number of times. It never force-pushes and never changes a path outside `status/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from reconciler.source.command import GitFailed, run_git
+from reconciler.source.errors import SourceError
+from reconciler.source.remote import GitRemote
+from reconciler.source.trees import blob_ids_at
+
+STATUS_PREFIX = "status/"
+_PENDING_REF = "refs/thunderline/status-commit"
+_BASE_REF = "refs/remotes/status/{branch}"
+_SAFE_PATH = re.compile(r"status/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+class StatusWriteError(Exception):
+    """Base of the writer's errors."""
+
+
+class StatusPushFailed(StatusWriteError):
+    """The status commit could not be pushed after all retries (remote unreachable, or
+    it kept moving, or it refused the push). Transient: the next cycle writes again."""
+
+
+class StatusWriterMisconfigured(StatusWriteError):
+    """`repo_dir` exists but is not a repository the writer can use: needs a person."""
+
+
+class StatusPathRefused(StatusWriteError, ValueError):
+    """A file outside `status/` (or with an unsafe name) was handed to the writer: a bug
+    in the caller, never retried."""
+
+
+class StatusWriter:
+    """Writes `status/` into `branch` of `remote` (a URL or path), or into `status_branch`
+    when given (created from `branch` on first use; `branch` is then never pushed to).
+
+    `retry_delays` are the pauses in seconds between push attempts (jittered x0.5-1.5);
+    attempts = len(retry_delays) + 1. `timeout` bounds each git command. Thread-safe:
+    concurrent writes are serialised.
+    """
+
+    def __init__(
+        self,
+        repo_dir: Path,
+        *,
+        remote: str,
+        branch: str = "main",
+        status_branch: str | None = None,
+        author_name: str = "Thunderline Reconciler",
+        author_email: str = "reconciler@thunderline.invalid",
+        token_env: str = "GIT_TOKEN",
+        ssh_key: Path | None = None,
+        known_hosts: Path | None = None,
+        retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0),
+        timeout: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.repo_dir = Path(repo_dir)
+        self._remote = GitRemote(
+            remote, token_env=token_env, ssh_key=ssh_key, known_hosts=known_hosts
+        )
+        self.branch = branch
+        self.target = status_branch or branch
+        if any(ch in author_name + author_email for ch in "<>\n"):
+            raise ValueError("author name and email must not contain '<', '>' or newlines")
+        self._author = f"{author_name} <{author_email}>"
+        self._delays = retry_delays
+        self._timeout = timeout
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def write(
+        self, files: Mapping[str, str], *, message: str, remove_missing: bool = True
+    ) -> str | None:
+        """Make `status/` on the target branch hold exactly `files` (plus, when
+        `remove_missing` is False, whatever else is there). Returns the pushed commit's
+        sha, or None when the branch already had this content (nothing committed)."""
+        desired = {path: text.encode("utf-8") for path, text in files.items()}
+        for path in desired:
+            _check_path(path)
+        with self._lock:
+            self._ensure_repository()
+            return self._write_with_retries(desired, message, remove_missing)
+
+    def _write_with_retries(
+        self, desired: Mapping[str, bytes], message: str, remove_missing: bool
+    ) -> str | None:
+        failure = ""
+        for delay in (0.0, *self._delays):
+            if delay:
+                self._sleep(delay * random.uniform(0.5, 1.5))
+            try:
+                base = self._fetch_base()
+                commit = self._commit_on(base, desired, message, remove_missing)
+                if commit is not None:
+                    self._push(commit)
+                return commit
+            except GitFailed as exc:
+                failure = exc.detail
+            except SourceError as exc:  # reading the fetched base failed
+                failure = str(exc)
+        raise StatusPushFailed(
+            f"could not push status to branch {self.target!r} of {self._remote.display} "
+            f"after {len(self._delays) + 1} attempts: {failure}"
+        )
+
+    def _fetch_base(self) -> str:
+        """Fetch the target branch head (or, for a status branch not created yet, the spec
+        branch head) and return its sha."""
+        source = self.target
+        if self.target != self.branch and not self._remote_has(self.target):
+            source = self.branch
+        tracking = _BASE_REF.format(branch=source)
+        self._network("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1",
+                      "--", self._remote.fetch_url, f"+refs/heads/{source}:{tracking}")  # fmt: skip
+        return self._git("rev-parse", "--verify", f"{tracking}^{{commit}}").decode().strip()
+
+    def _remote_has(self, branch: str) -> bool:
+        ref = f"refs/heads/{branch}"
+        listing = self._network("ls-remote", "--heads", "--", self._remote.fetch_url, ref)
+        return any(line.split(b"\t")[-1] == ref.encode() for line in listing.splitlines())
+
+    def _commit_on(
+        self, base: str, desired: Mapping[str, bytes], message: str, remove_missing: bool
+    ) -> str | None:
+        current = blob_ids_at(self.repo_dir, base, STATUS_PREFIX)
+        writes = {p: data for p, data in desired.items() if current.get(p) != _blob_id(data)}
+        deletes = sorted(set(current) - set(desired)) if remove_missing else []
+        if not writes and not deletes:
+            return None
+        stream = _fast_import_stream(base, writes, deletes, message, self._author)
+        self._git("fast-import", "--quiet", "--force", "--date-format=raw", stdin=stream)
+        return self._git("rev-parse", "--verify", _PENDING_REF).decode().strip()
+
+    def _push(self, commit: str) -> None:
+        # No "+" and no --force: a remote that moved rejects this, and we start over.
+        self._network("push", "--porcelain", "--quiet", "--", self._remote.fetch_url,
+                      f"{commit}:refs/heads/{self.target}")  # fmt: skip
+
+    def _ensure_repository(self) -> None:
+        if (self.repo_dir / "HEAD").is_file() or (self.repo_dir / ".git").exists():
+            return
+        if self.repo_dir.exists() and any(self.repo_dir.iterdir()):
+            raise StatusWriterMisconfigured(
+                f"status workdir {self.repo_dir} is not empty and not a Git repository"
+            )
+        self.repo_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._git("init", "--quiet", "--bare")
+        except GitFailed as exc:
+            raise StatusWriterMisconfigured(
+                f"cannot create {self.repo_dir}: {exc.detail}"
+            ) from None
+
+    def _network(self, *args: str) -> bytes:
+        return run_git(
+            self.repo_dir,
+            *args,
+            env=self._remote.environment(),
+            timeout=self._timeout,
+            secrets=self._remote.secrets(),
+        )
+
+    def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
+        return run_git(self.repo_dir, *args, stdin=stdin, timeout=self._timeout)
+
+
+def _check_path(path: str) -> None:
+    if not _SAFE_PATH.fullmatch(path) or any(seg in (".", "..") for seg in path.split("/")):
+        raise StatusPathRefused(f"refusing to write {path!r}: only files under status/ are written")
+
+
+def _blob_id(data: bytes) -> str:
+    """The id git gives a file with this content (sha1 of "blob <size>\\0" + data)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _fast_import_stream(
+    base: str, writes: Mapping[str, bytes], deletes: list[str], message: str, author: str
+) -> bytes:
+    stamp = f"{author} {int(time.time())} +0000"
+    text = message.encode("utf-8")
+    parts = [
+        f"commit {_PENDING_REF}\nauthor {stamp}\ncommitter {stamp}\n".encode(),
+        b"data %d\n%s\n" % (len(text), text),
+        f"from {base}\n".encode(),
+    ]
+    parts += [f"D {path}\n".encode() for path in deletes]
+    for path in sorted(writes):
+        data = writes[path]
+        parts.append(f"M 100644 inline {path}\n".encode() + b"data %d\n%s\n" % (len(data), data))
+    parts.append(b"\n")
+    return b"".join(parts)

@@ -1,0 +1,151 @@
+"""Keep a private checkout of the spec repository at the remote branch's head.
+
+The daemon's fetch step calls `GitSource.fetch()` each cycle, then `changed_paths()` to
+load only the specs whose blobs changed. The checkout in `workdir` belongs to GitSource:
+every fetch moves it hard to the remote head (local edits there are discarded). A failed
+fetch leaves the previous checkout and revision exactly as they were and raises
+`SourceUnavailable`, so the caller keeps its last known desired state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.source.command import GitFailed, run_git
+from reconciler.source.errors import SourceMisconfigured, SourceUnavailable
+from reconciler.source.remote import GitRemote
+from reconciler.source.trees import (
+    ChangeSet,
+    blob_ids_at,
+    changed_between,
+    read_files_at,
+    resolve_commit,
+)
+
+_TRACKING_REF = "refs/remotes/source/{branch}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The checkout after a successful fetch: `root` holds the files at `revision`."""
+
+    revision: str
+    root: Path
+
+
+class GitSource:
+    """A remote branch mirrored into a work tree the daemon owns. Not thread-safe: one
+    caller (the cycle runner) at a time.
+
+    `depth=1` fetches only the head commit (shallow); `None` fetches full history.
+    `timeout` bounds each git command, in seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        workdir: Path,
+        *,
+        branch: str = "main",
+        depth: int | None = 1,
+        token_env: str = "GIT_TOKEN",
+        ssh_key: Path | None = None,
+        known_hosts: Path | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self._remote = GitRemote(url, token_env=token_env, ssh_key=ssh_key, known_hosts=known_hosts)
+        self.workdir = Path(workdir)
+        self.branch = branch
+        self._depth = depth
+        self._timeout = timeout
+
+    @property
+    def display_url(self) -> str:
+        """The remote without credentials, fit for logs and conditions."""
+        return self._remote.display
+
+    @property
+    def revision(self) -> str | None:
+        """The commit checked out now, or None before the first successful fetch."""
+        if not (self.workdir / ".git").is_dir():
+            return None
+        try:
+            out = run_git(self.workdir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        except GitFailed:
+            return None
+        return out.decode("ascii").strip() or None
+
+    def fetch(self) -> Snapshot:
+        """Fetch the branch head and move the work tree to it.
+
+        Raises SourceUnavailable (remote unreachable, branch missing, timeout) or
+        SourceMisconfigured (workdir is not ours, key file missing); in both cases the
+        previous checkout is untouched.
+        """
+        self._ensure_repository()
+        tracking = _TRACKING_REF.format(branch=self.branch)
+        self._fetch_into(tracking)
+        head = resolve_commit(self.workdir, tracking)
+        self._checkout(head)
+        return Snapshot(revision=head, root=self.workdir)
+
+    def changed_paths(
+        self, old_rev: str | None, new_rev: str, *, under: str = "specs/"
+    ) -> ChangeSet:
+        """Files under `under` that differ between two fetched revisions (blob ids)."""
+        return changed_between(self.workdir, old_rev, new_rev, under)
+
+    def read_files(self, rev: str, under: str = "specs/") -> dict[str, bytes]:
+        """Contents of the files under `under` at `rev`, read from Git objects."""
+        return read_files_at(self.workdir, rev, under)
+
+    def blob_ids(self, rev: str, under: str = "specs/") -> dict[str, str]:
+        """{path: blob id} under `under` at `rev`: equal id, equal content."""
+        return blob_ids_at(self.workdir, rev, under)
+
+    def _ensure_repository(self) -> None:
+        if (self.workdir / ".git").is_dir():
+            return
+        if self.workdir.exists() and any(self.workdir.iterdir()):
+            raise SourceMisconfigured(
+                f"source workdir {self.workdir} is not empty and not a Git checkout"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._local("init", "--quiet", f"--initial-branch={self.branch}")
+
+    def _fetch_into(self, tracking: str) -> None:
+        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"]
+        if self._depth is not None:
+            args.append(f"--depth={self._depth}")
+        elif (self.workdir / ".git" / "shallow").exists():
+            args.append("--unshallow")
+        refspec = f"+refs/heads/{self.branch}:{tracking}"
+        try:
+            run_git(
+                self.workdir,
+                *args,
+                "--",
+                self._remote.fetch_url,
+                refspec,
+                env=self._remote.environment(),
+                timeout=self._timeout,
+                secrets=self._remote.secrets(),
+            )
+        except GitFailed as exc:
+            raise SourceUnavailable(
+                f"cannot fetch branch {self.branch!r} from {self.display_url}: {exc.detail}"
+            ) from None
+
+    def _checkout(self, head: str) -> None:
+        self._local("checkout", "--quiet", "--force", "-B", self.branch, head)
+        # Files left behind by an interrupted checkout or a person must not become specs.
+        self._local("clean", "--quiet", "-ffdx")
+
+    def _local(self, *args: str) -> None:
+        try:
+            run_git(self.workdir, *args, timeout=self._timeout)
+        except GitFailed as exc:
+            raise SourceUnavailable(
+                f"git {args[0]} in {self.workdir} failed: {exc.detail}"
+            ) from None

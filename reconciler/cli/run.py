@@ -1,0 +1,84 @@
+"""`reconciler run`: the GitOps daemon.
+
+    reconciler run --repo URL_OR_PATH [--branch main] [--interval 30] [--superlink HOST:PORT]
+
+Database from `--database-url` or `DATABASE_URL` (else the embedded PostgreSQL); Flower from
+`--superlink` (else a local SuperLink with `--local-supernodes` SuperNodes); checkpoints in
+`--artifact-root` (a local folder; `--s3` stores them in each spec's bucket). SIGTERM or
+Ctrl-C finishes the running cycle, releases the leader lock and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli import EXIT_ERROR
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run the reconciler daemon", description=__doc__)
+    src = p.add_argument_group("source")
+    src.add_argument("--repo", required=True, help="spec repository: URL or local path")
+    src.add_argument("--branch", default="main")
+    src.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    src.add_argument("--watch", type=Path, help="watch this local repository for commits")
+    src.add_argument("--ssh-key", type=Path, help="key file for ssh remotes")
+    src.add_argument("--full-clone", action="store_true", help="fetch full history")
+    p.add_argument("--database-url", help="PostgreSQL URL (default: $DATABASE_URL, else embedded)")
+    p.add_argument("--superlink", help="Flower SuperLink host:port (default: start a local one)")
+    p.add_argument("--local-supernodes", type=int, default=3)
+    p.add_argument("--artifact-root", default=".thunderline/artifacts")
+    p.add_argument("--s3", action="store_true", help="write checkpoints to S3 buckets")
+    p.add_argument("--prune", action="store_true", help="stop federations whose file is deleted")
+    p.add_argument("--status-branch", help="commit status reports to this branch")
+    p.add_argument("--no-status", action="store_true", help="do not commit status reports")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--public-url", help="URL at which Flower apps reach this daemon")
+    p.add_argument("--no-leader-election", action="store_true")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(handler=run)
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from reconciler.plan import PlanOptions
+    from reconciler.settings import (
+        ArtifactSettings,
+        HttpSettings,
+        ReportSettings,
+        RuntimeSettings,
+        Settings,
+        SourceSettings,
+        StoreSettings,
+    )
+
+    return Settings(
+        source=SourceSettings(
+            repo=args.repo,
+            branch=args.branch,
+            interval=args.interval,
+            depth=None if args.full_clone else 1,
+            ssh_key=args.ssh_key,
+            watch=args.watch,
+        ),
+        store=StoreSettings(database_url=args.database_url),
+        runtime=RuntimeSettings(superlink=args.superlink, local_supernodes=args.local_supernodes),
+        artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
+        report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
+        http=HttpSettings(host=args.host, port=args.port, public_url=args.public_url),
+        plan=PlanOptions(prune=args.prune),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.daemon.main import serve
+
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:
+        print(f"reconciler run: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return serve(settings, log_level=args.log_level, leader_election=not args.no_leader_election)

@@ -1,0 +1,116 @@
+"""Build the daemon's real adapters from `Settings`, and tear them down in reverse.
+
+The embedded defaults live here: no `DATABASE_URL` starts the embedded PostgreSQL, no
+SuperLink address starts a local Flower runtime. Each choice is logged in one line that
+names what is in use and never a password.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from reconciler.daemon.service import Parts
+from reconciler.report import StatusWriter
+from reconciler.runtime.base import Runtime
+from reconciler.settings import STATE_DIR, Settings
+from reconciler.source import GitSource
+from reconciler.store import LeaderLock, Store, database_url
+
+log = logging.getLogger(__name__)
+
+PROGRESS_SECRET_ENV = "THUNDERLINE_PROGRESS_SECRET"
+
+
+def progress_secret(state_dir: Path = STATE_DIR) -> bytes:
+    """The key signing per-run progress tokens. It must outlive a restart (runs in flight
+    keep their tokens), so it comes from the environment or a 0600 file in the state dir;
+    replicas share it through the environment."""
+    from_env = os.environ.get(PROGRESS_SECRET_ENV, "")
+    if from_env:
+        return from_env.encode()
+    path = state_dir / "progress.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _runtime(settings: Settings, stack: ExitStack) -> Runtime:
+    from reconciler.runtime.flower import FlowerRuntime
+    from reconciler.runtime.local import LocalFlower
+
+    address = settings.runtime.superlink
+    if address is None:
+        local = LocalFlower(settings.runtime.workdir, supernodes=settings.runtime.local_supernodes)
+        log.info(
+            "Flower: starting a local SuperLink and %d SuperNodes",
+            settings.runtime.local_supernodes,
+        )
+        stack.enter_context(local)
+        address = local.address
+        log.info("Flower: local SuperLink at %s", address)
+    else:
+        log.info("Flower: SuperLink at %s", address)
+    runtime = FlowerRuntime(address)
+    stack.callback(runtime.close)
+    return runtime
+
+
+def _store(settings: Settings, stack: ExitStack) -> tuple[Store, str]:
+    env = dict(os.environ)
+    if settings.store.database_url:
+        env["DATABASE_URL"] = settings.store.database_url
+    url, described = database_url(env, settings.store.embedded_dir)
+    log.info("database: %s", described)
+    store = stack.enter_context(Store.connect(url))
+    store.migrate()
+    return store, url
+
+
+def _writer(settings: Settings) -> StatusWriter | None:
+    report, source = settings.report, settings.source
+    if not report.enabled:
+        return None
+    return StatusWriter(
+        report.workdir,
+        remote=source.repo,
+        branch=source.branch,
+        status_branch=report.status_branch,
+        author_name=report.author_name,
+        author_email=report.author_email,
+        token_env=source.token_env,
+        ssh_key=source.ssh_key,
+    )
+
+
+@contextmanager
+def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[Parts]:
+    with ExitStack() as stack:
+        store, url = _store(settings, stack)
+        runtime = _runtime(settings, stack)
+        src = settings.source
+        source = GitSource(
+            src.repo,
+            src.workdir,
+            branch=src.branch,
+            depth=src.depth,
+            token_env=src.token_env,
+            ssh_key=src.ssh_key,
+        )
+        webhook = os.environ.get(settings.http.webhook_secret_env, "")
+        yield Parts(
+            store=store,
+            runtime=runtime,
+            source=source,
+            writer=_writer(settings),
+            leader=LeaderLock(url) if leader_election else None,
+            progress_secret=progress_secret(),
+            webhook_secret=webhook.encode() if webhook else None,
+        )

@@ -1,0 +1,158 @@
+"""The daemon's HTTP surface: probes, metrics, the push webhook and the progress endpoint.
+
+    GET  /healthz       the process is alive
+    GET  /readyz        database reachable, source fetched recently, role known (JSON)
+    GET  /metrics       Prometheus exposition
+    POST /webhook       GitHub / GitLab / generic HMAC push event -> an immediate cycle
+    POST /v1/progress   ServerApp progress reports (per-run bearer token)
+
+Nothing here starts work on its own: a valid webhook only asks for a cycle sooner, and a
+progress report only records what a run the daemon launched says. Bodies are size-limited
+before they are read; a bad signature or token is a 401 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from reconciler.runtime.progress import ProgressSink, handle_progress
+from reconciler.source import MAX_BODY_BYTES, WebhookRejected, verify_webhook
+from reconciler.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Endpoints:
+    """What the routes call; the daemon fills it in."""
+
+    metrics: Metrics
+    readiness: Callable[[], Mapping[str, Any]]  # {"ready": bool, ...checks}
+    request_cycle: Callable[[str], None]  # why
+    sink: ProgressSink
+    progress_secret: bytes
+    webhook_secret: bytes | None  # None: the webhook is off (404)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        ep = self.server.endpoints
+        if self.path == "/healthz":
+            self._send(200, b"ok\n", "text/plain")
+        elif self.path == "/readyz":
+            checks = dict(ep.readiness())
+            self._json(200 if checks.get("ready") else 503, checks)
+        elif self.path == "/metrics":
+            self._send(200, ep.metrics.exposition(), "text/plain; version=0.0.4")
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        routes = {"/webhook": self._webhook, "/v1/progress": self._progress}
+        route = routes.get(self.path.split("?", 1)[0])
+        if route is None:
+            self._json(404, {"error": "not found"})
+            return
+        body = self._body()
+        if body is not None:
+            route(body)
+
+    def _webhook(self, body: bytes) -> None:
+        ep = self.server.endpoints
+        if ep.webhook_secret is None:
+            self._json(404, {"error": "webhook not configured"})
+            return
+        try:
+            event = verify_webhook(self._headers(), body, secret=ep.webhook_secret)
+        except WebhookRejected as exc:
+            ep.metrics.webhook_requests.labels(str(exc.status)).inc()
+            self._json(exc.status, {"error": exc.reason})
+            return
+        if event is None:  # authentic, but asks for nothing (a ping)
+            ep.metrics.webhook_requests.labels("200").inc()
+            self._json(200, {"accepted": False})
+            return
+        ep.metrics.webhook_requests.labels("202").inc()
+        ep.request_cycle(f"{event.provider} push")
+        self._json(202, {"accepted": True})
+
+    def _progress(self, body: bytes) -> None:
+        ep = self.server.endpoints
+        status, reply = handle_progress(
+            self._headers(), body, secret=ep.progress_secret, sink=ep.sink
+        )
+        self._send(status, reply, "application/json")
+
+    def _body(self) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._json(400, {"error": "bad Content-Length"})
+            return None
+        if length > MAX_BODY_BYTES:
+            self._json(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
+            return None
+        return self.rfile.read(length)
+
+    def _headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers.items()}
+
+    def _json(self, status: int, body: Mapping[str, Any]) -> None:
+        self._send(status, json.dumps(body, default=str).encode() + b"\n", "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http %s", format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], endpoints: Endpoints) -> None:
+        super().__init__(address, _Handler)
+        self.endpoints = endpoints
+
+
+class HttpServer:
+    """Serves `Endpoints` on a background thread until `close()`."""
+
+    def __init__(self, host: str, port: int, endpoints: Endpoints) -> None:
+        self._server = _Server((host, port), endpoints)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="thunderline-http", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> HttpServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+__all__ = ["Endpoints", "HTTPStatus", "HttpServer"]

@@ -1,0 +1,169 @@
+"""The report step: turn recorded state and a cycle's findings into status files, and commit them.
+
+Called by the daemon at the end of every cycle. A federation's recorded part (rounds,
+artifact, runs) is re-read only when its row's version moved since the last report, so a
+quiet cycle over 10,000 federations reads nothing but the federations table. Rendering is
+deterministic, so an unchanged world produces the same files and `StatusWriter` commits
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from reconciler.daemon.conditions import Findings, derive
+from reconciler.daemon.cycle import CycleOutcome
+from reconciler.model import Condition, ConditionType, FederationKey, RecordedFederation
+from reconciler.plan import ActionKind
+from reconciler.report import (
+    ArtifactStatus,
+    FederationStatus,
+    RoundStatus,
+    StatusPushFailed,
+    StatusWriter,
+    render_status,
+)
+from reconciler.store import RoundRecord, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class StatusReporter:
+    """Keeps the last statuses (for lastTransitionTime and caching) and writes changes back."""
+
+    def __init__(self, store: Store, writer: StatusWriter | None) -> None:
+        self.store = store
+        self.writer = writer
+        self._recorded: dict[FederationKey, tuple[int, FederationStatus]] = {}
+        self.statuses: dict[FederationKey, FederationStatus] = {}
+        self.last_error = ""
+
+    def __call__(self, outcome: CycleOutcome) -> None:
+        try:
+            recorded = self.store.load_recorded()
+        except StoreError as exc:
+            self.last_error = f"status not written: {exc}"
+            return
+        findings = findings_by_key(outcome)
+        now = _now()
+        self.statuses = {
+            key: self._status(record, findings.get(key, Findings()), outcome, now)
+            for key, record in sorted(recorded.items())
+        }
+        self._write(outcome)
+
+    def _status(
+        self, record: RecordedFederation, found: Findings, outcome: CycleOutcome, now: str
+    ) -> FederationStatus:
+        base = self._recorded_part(record, outcome)
+        if outcome.source_error or outcome.runtime_error:
+            found = replace(
+                found, source_error=outcome.source_error, runtime_error=outcome.runtime_error
+            )
+        previous = self.statuses.get(record.key)
+        before: Mapping[ConditionType, Condition] = (
+            {c.type: c for c in previous.conditions} if previous else {}
+        )
+        problems = tuple(str(p) for p in found.problems)
+        return replace(base, conditions=derive(record, found, before, now), problems=problems)
+
+    def _recorded_part(self, record: RecordedFederation, outcome: CycleOutcome) -> FederationStatus:
+        cached = self._recorded.get(record.key)
+        if cached is not None and cached[0] == record.version:
+            return cached[1]
+        status = build_status(self.store, record, revision=_revision_of(record, outcome))
+        self._recorded[record.key] = (record.version, status)
+        return status
+
+    def _write(self, outcome: CycleOutcome) -> None:
+        if self.writer is None:
+            return
+        files = render_status(list(self.statuses.values()))
+        rev = (outcome.revision or "")[:12]
+        try:
+            self.writer.write(files, message=f"status: reconcile of {rev or 'unknown revision'}")
+            self.last_error = ""
+        except StatusPushFailed as exc:
+            self.last_error = f"status push failed: {exc}"
+            log.warning("%s", self.last_error)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _revision_of(record: RecordedFederation, outcome: CycleOutcome) -> str:
+    """The revision whose spec this federation runs: the cycle's, when the spec came from it."""
+    desired = outcome.desired
+    spec = desired.specs.get(record.key) if desired else None
+    if spec is not None and spec.digest == record.digest and desired is not None:
+        return desired.revision or ""
+    return ""
+
+
+def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
+    found: dict[FederationKey, Findings] = {}
+    for action in outcome.plan.actions if outcome.plan else ():
+        if action.kind is ActionKind.INVALID:
+            found[action.key] = Findings(problems=action.problems)
+        elif action.kind is ActionKind.ORPHAN:
+            found[action.key] = Findings(orphaned=action.reason)
+    for result in outcome.results:
+        key = result.action.key
+        prior = found.get(key, Findings())
+        found[key] = replace(
+            prior,
+            apply_error=result.error,
+            apply_transient=result.transient,
+            acted=result.ok,
+        )
+    return found
+
+
+def current_lineage(rounds: Sequence[RoundRecord]) -> list[RoundRecord]:
+    """The rounds since the federation last started from round 1.
+
+    Runs resumed after an in-place update record their rounds under a newer generation
+    but continue the numbering; a replacement (or a restart without checkpoint) starts at 1.
+    """
+    lineage: dict[int, RoundRecord] = {}
+    for r in rounds:  # ordered by generation, then number
+        if r.number == 1:
+            lineage = {}
+        lineage[r.number] = r  # a round redone after a recovery replaces its first try
+    return [lineage[n] for n in sorted(lineage)]
+
+
+def build_status(store: Store, record: RecordedFederation, *, revision: str) -> FederationStatus:
+    """The recorded part of a federation's status (conditions come from the cycle)."""
+    key = record.key
+    rounds = tuple(
+        RoundStatus(r.number, r.status, dict(r.metrics), r.started_at, r.completed_at)
+        for r in current_lineage(store.rounds(key))
+    )
+    latest = store.latest_artifact(key)
+    artifact = (
+        ArtifactStatus(latest.uri, latest.sha256, latest.size, latest.format, latest.round)
+        if latest is not None
+        else None
+    )
+    completed = [r for r in rounds if r.status == "completed"]
+    return FederationStatus(
+        key=key,
+        path=record.path,
+        phase=record.phase,
+        reason=record.reason,
+        generation=record.generation,
+        observed_generation=record.observed_generation,
+        spec_digest=record.digest,
+        revision=revision,
+        current_round=record.current_round,
+        total_rounds=record.total_rounds,
+        rounds=rounds,
+        last_metrics=completed[-1].metrics if completed else {},
+        artifact=artifact,
+        run_ids=tuple(run.run_id for run in store.runs(key)),
+    )

@@ -1,0 +1,193 @@
+"""The daemon: triggers ask for cycles, one worker runs them, while this replica leads.
+
+Triggers (the APScheduler interval job, the webhook, the file watcher, progress reports) only
+call `request_cycle`; a single worker thread runs `Reconciler.cycle()`, so two cycles never
+overlap and requests that arrive during a cycle coalesce into one more. Before every cycle
+the worker checks the leader lock: a standby waits, and a leader whose lock connection died
+stops acting at once. `stop()` (SIGTERM) lets the running cycle finish, then releases the
+lock and shuts every thread down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from reconciler.apply import Applier, LaunchContext
+from reconciler.daemon.cycle import CycleOutcome, Reconciler
+from reconciler.daemon.http import Endpoints, HttpServer
+from reconciler.daemon.reporting import StatusReporter
+from reconciler.daemon.sink import RecordingSink
+from reconciler.report import StatusWriter
+from reconciler.runtime.base import Runtime
+from reconciler.settings import Settings
+from reconciler.source import GitSource, Watcher, watch_repository
+from reconciler.store import LeaderLock, Store, StoreError
+from reconciler.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    """The adapters a daemon runs on; `reconciler.daemon.assemble` builds the real ones."""
+
+    store: Store
+    runtime: Runtime
+    source: GitSource
+    writer: StatusWriter | None
+    leader: LeaderLock | None  # None: a single replica that always leads
+    progress_secret: bytes
+    webhook_secret: bytes | None
+
+
+class Daemon:
+    def __init__(self, settings: Settings, parts: Parts) -> None:
+        self.settings = settings
+        self.parts = parts
+        self.metrics = Metrics()
+        self.role = "starting"
+        self.last_outcome: CycleOutcome | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="thunderline-cycle", daemon=True)
+        self._watcher: Watcher | None = None
+        self.sink = RecordingSink(parts.store, on_change=lambda: self.request_cycle("progress"))
+        self.http = HttpServer(settings.http.host, settings.http.port, self._endpoints())
+        self.reporter = StatusReporter(parts.store, parts.writer)
+        self.reconciler = Reconciler(
+            source=parts.source,
+            store=parts.store,
+            runtime=parts.runtime,
+            applier=Applier(parts.store, parts.runtime, self._launch_context()),
+            options=settings.plan,
+            report=self._after_cycle,
+        )
+        self.scheduler = BackgroundScheduler(daemon=True)
+
+    def _endpoints(self) -> Endpoints:
+        return Endpoints(
+            metrics=self.metrics,
+            readiness=self.readiness,
+            request_cycle=self.request_cycle,
+            sink=self.sink,
+            progress_secret=self.parts.progress_secret,
+            webhook_secret=self.parts.webhook_secret,
+        )
+
+    def _launch_context(self) -> LaunchContext:
+        public = self.settings.http.public_url or self.http.url
+        return LaunchContext(
+            progress_url=f"{public.rstrip('/')}/v1/progress",
+            secret=self.parts.progress_secret,
+            repo_root=self.parts.source.workdir,
+            artifact_root=self.settings.artifacts.root,
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Daemon:
+        self.http.start()
+        src = self.settings.source
+        trigger = IntervalTrigger(seconds=src.interval, jitter=src.interval * src.jitter)
+        self.scheduler.add_job(self.request_cycle, trigger, args=["interval"], id="poll")
+        self.scheduler.start()
+        if src.watch is not None:
+            self._watcher = watch_repository(src.watch, lambda: self.request_cycle("commit"))
+        self._worker.start()
+        self.request_cycle("start")
+        return self
+
+    def stop(self) -> None:
+        """Finish the running cycle, release the lock, stop every thread."""
+        self._stopping.set()
+        self._wake.set()
+        self._worker.join(timeout=120)
+        self.scheduler.shutdown(wait=False)
+        if self._watcher is not None:
+            self._watcher.stop()
+        self.http.close()
+        if self.parts.leader is not None:
+            self.parts.leader.release()
+        self.role = "stopped"
+
+    def request_cycle(self, why: str = "") -> None:
+        log.debug("cycle requested: %s", why)
+        self._wake.set()
+
+    # --- the worker ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping.is_set() or not self._lead():
+                continue
+            try:
+                self.reconciler.cycle()
+            except Exception:  # the worker must outlive any one cycle
+                log.exception("reconcile cycle crashed")
+                self.metrics.reconcile_total.labels("error").inc()
+
+    def _lead(self) -> bool:
+        """True while this replica holds (or just took) the leader lock."""
+        leader = self.parts.leader
+        if leader is None:
+            self.role = "leader"
+        elif self.role == "leader" and not leader.is_held():
+            log.error("lost the leader lock: not acting until it is taken again")
+            self.role = "standby"
+        elif self.role != "leader":
+            try:
+                self.role = "leader" if leader.try_acquire() else "standby"
+            except StoreError as exc:
+                log.warning("leader election: %s", exc)
+                self.role = "standby"
+            if self.role == "standby":
+                # Poll the lock sooner than the interval: failover should not wait a whole cycle.
+                threading.Timer(1.0, self.request_cycle, args=["standby"]).start()
+        self.metrics.leader.set(1 if self.role == "leader" else 0)
+        return self.role == "leader"
+
+    def _after_cycle(self, outcome: CycleOutcome) -> None:
+        self.last_outcome = outcome
+        self.reporter(outcome)
+        m = self.metrics
+        m.reconcile_total.labels("success" if outcome.ok else "error").inc()
+        m.reconcile_duration.observe(outcome.duration)
+        for step, error in (
+            ("fetch", outcome.source_error),
+            ("observe", outcome.runtime_error),
+            ("store", outcome.store_error),
+        ):
+            if error:
+                m.reconcile_errors.labels(step).inc()
+        for result in outcome.results:
+            m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()
+        m.set_phases(Counter(s.phase for s in self.reporter.statuses.values()))
+
+    # --- probes -------------------------------------------------------------------------
+
+    def readiness(self) -> Mapping[str, Any]:
+        outcome = self.last_outcome
+        fetched = self.reconciler.last_fetch_ok
+        fresh_within = 3 * self.settings.source.interval + 30
+        checks: dict[str, Any] = {
+            "role": self.role,
+            "database": not (outcome and outcome.store_error),
+            "sourceFetched": fetched is not None and time.monotonic() - fetched < fresh_within,
+        }
+        if self.role == "standby":
+            checks["sourceFetched"] = True  # a standby does not fetch; it is ready to take over
+        checks["ready"] = self.role in ("leader", "standby") and all(
+            checks[k] for k in ("database", "sourceFetched")
+        )
+        return checks

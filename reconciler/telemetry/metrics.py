@@ -1,0 +1,75 @@
+"""Prometheus metrics: the `fl_*` federation metrics of DESIGN.md and controller metrics.
+
+One `Metrics` object per daemon, on its own registry (tests make as many as they like).
+Label values are tenant and federation names only: never anything from a secret field.
+Controller metrics follow controller-runtime's shape (reconcile total by result, duration).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from reconciler.model import Phase
+
+FED = ("tenant", "federation")
+# Rounds on this machine take seconds to minutes; aggregation milliseconds to seconds.
+ROUND_BUCKETS = (1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+FAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.clients_joined = Counter(
+            "fl_clients_joined_total", "Clients that joined", FED, registry=r
+        )
+        self.rounds_started = Counter("fl_rounds_started_total", "Rounds started", FED, registry=r)
+        self.rounds_completed = Counter(
+            "fl_rounds_completed_total", "Rounds completed", FED, registry=r
+        )
+        self.aggregates = Counter("fl_aggregates_total", "Aggregates recorded", FED, registry=r)
+        self.artifacts_written = Counter(
+            "fl_artifacts_written_total", "Checkpoints written", FED, registry=r
+        )
+        self.aggregate_duration = Histogram(
+            "fl_aggregate_duration_seconds", "Aggregation time", ("tenant",), registry=r,
+            buckets=FAST_BUCKETS,
+        )  # fmt: skip
+        self.round_duration = Histogram(
+            "fl_round_duration_seconds", "Round wall time", ("tenant",), registry=r,
+            buckets=ROUND_BUCKETS,
+        )  # fmt: skip
+        self.reconcile_total = Counter(
+            "thunderline_reconcile_total", "Reconcile cycles by result", ("result",), registry=r
+        )
+        self.reconcile_duration = Histogram(
+            "thunderline_reconcile_duration_seconds", "Reconcile cycle time", registry=r,
+            buckets=FAST_BUCKETS,
+        )  # fmt: skip
+        self.reconcile_errors = Counter(
+            "thunderline_reconcile_errors_total", "Errors by step", ("step",), registry=r
+        )
+        self.actions = Counter(
+            "thunderline_actions_total", "Actions applied", ("action", "result"), registry=r
+        )
+        self.federations = Gauge(
+            "thunderline_federations", "Federations by phase", ("phase",), registry=r
+        )
+        self.git_fetch_duration = Histogram(
+            "thunderline_git_fetch_duration_seconds", "git fetch time", registry=r,
+            buckets=FAST_BUCKETS,
+        )  # fmt: skip
+        self.git_fetch_failures = Counter(
+            "thunderline_git_fetch_failures_total", "Failed fetches", registry=r
+        )
+        self.webhook_requests = Counter(
+            "thunderline_webhook_requests_total", "Webhook requests", ("code",), registry=r
+        )
+        self.leader = Gauge("thunderline_leader", "1 while this replica leads", registry=r)
+
+    def set_phases(self, counts: dict[Phase, int]) -> None:
+        for phase in Phase:
+            self.federations.labels(phase.value).set(counts.get(phase, 0))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

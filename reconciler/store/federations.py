@@ -9,12 +9,14 @@ its version and appends exactly one event. `Store` exposes these methods; `apply
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from reconciler import lifecycle
 from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
@@ -25,7 +27,7 @@ from reconciler.store.records import LazyDocument
 
 _COLUMNS = (
     "tenant, name, path, document::text, digest, generation, observed_generation, phase,"
-    " reason, current_round, total_rounds, attempt, recoveries, version"
+    " reason, current_round, total_rounds, attempt, run_generation, recoveries, version"
 )
 _PHASES = {phase.value: phase for phase in Phase}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -33,7 +35,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
     tenant, name, path, document, digest, generation, observed, phase, *rest = row
-    reason, current_round, total_rounds, attempt, recoveries, version = rest
+    reason, current_round, total_rounds, attempt, run_generation, recoveries, version = rest
     return RecordedFederation(
         key=FederationKey(tenant, name),
         path=path,
@@ -46,6 +48,7 @@ def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
         current_round=current_round,
         total_rounds=total_rounds,
         attempt=attempt,
+        run_generation=run_generation,
         recoveries=recoveries,
         version=version,
     )
@@ -64,11 +67,34 @@ def _document(spec: FederationSpec) -> Jsonb:
 class Federations(Database):
     """Reads and lifecycle writes of federation rows."""
 
+    def __init__(self, pool: ConnectionPool, url: str) -> None:
+        super().__init__(pool, url)
+        # Rows already built, by row id. Every write to a federation row bumps its version
+        # (`_update`, `progress._advance`), so an unchanged (id, version) is an unchanged row.
+        self._built: dict[int, RecordedFederation] = {}
+        self._built_lock = threading.Lock()
+
     def load_recorded(self) -> dict[FederationKey, RecordedFederation]:
-        """Every recorded federation, in one query. Documents are parsed lazily on first use."""
-        with self._read() as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM federations")
-            return {fed.key: fed for fed in map(_recorded, cur.fetchall())}
+        """Every recorded federation, from one consistent snapshot.
+
+        A no-op cycle pays one small query (row ids and versions): rows whose version did not
+        move since the previous call are reused, only new or changed rows are fetched.
+        Documents are parsed from their JSON text on first use.
+        """
+        with self._built_lock, self._tx() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur.execute("SELECT id, version FROM federations", binary=True)
+            listed = cur.fetchall()
+            built = self._built
+            stale = [i for i, version in listed if i not in built or built[i].version != version]
+            if stale:
+                cur.execute(f"SELECT id, {_COLUMNS} FROM federations WHERE id = ANY(%s)", (stale,))
+                built = {i: built[i] for i, _ in listed if i in built}
+                built.update((row[0], _recorded(row[1:])) for row in cur.fetchall())
+            elif len(built) != len(listed):
+                built = {i: built[i] for i, _ in listed}
+            self._built = built
+        return {fed.key: fed for fed in built.values()}
 
     def get(self, key: FederationKey) -> RecordedFederation:
         with self._read() as cur:
@@ -87,7 +113,7 @@ class Federations(Database):
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO federations (tenant, name, path, document, digest, generation,"
-                " run_generation, phase, total_rounds) VALUES (%s, %s, %s, %s, %s, 1, 1, %s, %s)"
+                " phase, total_rounds) VALUES (%s, %s, %s, %s, %s, 1, %s, %s)"
                 f" ON CONFLICT (tenant, name) DO NOTHING RETURNING id, {_COLUMNS}",
                 (
                     spec.key.tenant,
@@ -136,6 +162,8 @@ class Federations(Database):
                 "recoveries": old.recoveries if recoveries is None else recoveries,
             }
             changes = {"phase": to.value, "reason": reason, **counters}
+            if to is Phase.STARTING:  # a run is launched with the current generation
+                changes["run_generation"] = old.generation
             fed = _update(cur, fed_id, changes, phase_changed=True)
             details = {"from": old.phase.value, "to": to.value, **counters}
             if reason:
@@ -158,13 +186,15 @@ class Federations(Database):
         expected_version: int,
         to: Phase | None = None,
         changed: Sequence[str] = (),
+        reason: str = "",
     ) -> RecordedFederation:
         """Record a new generation of the spec; one event.
 
         `to=None` updates in place (same phase, rounds and run continue): `fl.federation.updated`.
         Otherwise the change is also the transition to `to`, with that transition's event
         (`fl.federation.created` for a finished federation going back to Pending, which
-        starts the new generation from round 0 with no attempts or recoveries).
+        starts the new generation from round 0 with no attempts or recoveries); `reason`
+        is then recorded as the transition's reason.
         """
         if spec.key != key:
             raise ValueError(f"spec for {spec.key} cannot replace {key}")
@@ -179,10 +209,12 @@ class Federations(Database):
                 "total_rounds": spec.rounds_total,
             }
             if to is not None:
-                changes |= {"phase": to.value, "reason": ""}
+                changes |= {"phase": to.value, "reason": reason}
+            if to is Phase.STARTING:
+                changes["run_generation"] = old.generation + 1
             if to is Phase.PENDING:
                 changes |= {
-                    "run_generation": old.generation + 1,
+                    "run_generation": 0,
                     "current_round": 0,
                     "attempt": 0,
                     "recoveries": 0,
@@ -196,6 +228,8 @@ class Federations(Database):
             }
             if to is not None:
                 payload |= {"from": old.phase.value, "to": to.value}
+            if to is not None and reason:
+                payload["reason"] = reason
             append_event(
                 cur, kind, federation_id=fed_id, key=key, generation=fed.generation, payload=payload
             )

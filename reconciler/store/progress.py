@@ -2,8 +2,9 @@
 
 The ServerApp's reports reach the daemon over HTTP and may be retried, so every call here is
 idempotent: the first report writes its row and its one event (and moves the federation's
-`current_round`), a repeat writes nothing and returns False. Reports for a generation older
-than the federation's current run, or newer than its spec, raise `ConflictError`.
+`current_round`), a repeat writes nothing and returns False. A report must carry the
+generation the current run was launched with (`run_generation`, or the federation's
+generation before any launch); others come from a superseded run and raise `ConflictError`.
 Part of `Store`; also holds `status_rows`, the overview `reconciler status` prints.
 """
 
@@ -32,11 +33,12 @@ def _reporting(cur: Cursor, key: FederationKey, generation: int) -> int:
     row = cur.fetchone()
     if row is None:
         raise NotFound(f"federation {key} is not recorded")
-    fed_id, oldest, newest = row
-    if not oldest <= generation <= newest:
+    fed_id, run_generation, current = row
+    expected = run_generation or current
+    if generation != expected:
         raise ConflictError(
-            f"report for {key} generation {generation} ignored: its run covers"
-            f" generations {oldest}..{newest}"
+            f"report for {key} generation {generation} ignored: the current run belongs to"
+            f" generation {expected}"
         )
     return int(fed_id)
 

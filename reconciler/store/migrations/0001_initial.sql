@@ -10,8 +10,9 @@ CREATE TABLE federations (
     digest              text        NOT NULL,           -- sha256 of the canonical JSON
     generation          integer     NOT NULL CHECK (generation >= 1),
     observed_generation integer     NOT NULL DEFAULT 0,
-    -- the generation whose Flower run the rounds belong to; in-place updates keep it
-    run_generation      integer     NOT NULL,
+    -- the generation the current Flower run was launched with (0 before the first launch);
+    -- an in-place update raises `generation` while that run goes on
+    run_generation      integer     NOT NULL DEFAULT 0,
     phase               text        NOT NULL CHECK (phase IN
         ('Pending', 'Starting', 'Running', 'Paused', 'Completed', 'Failed', 'Stopped')),
     reason              text        NOT NULL DEFAULT '',

@@ -1,0 +1,292 @@
+"""The ServerApp: runs a FederationSpec's rounds and reports every step to the daemon.
+
+Flower starts it in each run (through the thin FAB in `flowerapp/fab`). One run covers
+rounds `control.start_round .. rounds.total`; a resumed run starts from the checkpoint
+in `control.resume_from`, so round numbers continue across runs. After each round it
+writes a checkpoint, reports it, and obeys the daemon's directive at that boundary:
+`pause` and `stop` end the run cleanly after reporting `paused` / `stopped`.
+A failure is reported as `failed` with its reason, then raised so that Flower records
+the run as failed too.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from logging import INFO, WARNING
+from pathlib import Path
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import Strategy
+from flwr.supercore import log
+
+from reconciler.artifacts import ArtifactError, IntegrityError, fetch_verified, open_store
+from reconciler.flowerapp import exchange
+from reconciler.flowerapp.data import ShardError, load_xy
+from reconciler.flowerapp.model import (
+    FloatArray,
+    IntArray,
+    ModelFormatError,
+    Params,
+    check_params,
+    evaluate,
+    load_model,
+    npz_bytes,
+)
+from reconciler.flowerapp.settings import (
+    CONTROL_KEY,
+    FEDERATION_KEY,
+    AppConfigError,
+    Control,
+    Plan,
+    parse_control,
+    parse_plan,
+)
+from reconciler.flowerapp.strategies import build_strategy
+from reconciler.runtime.progress import (
+    ArtifactInfo,
+    Directive,
+    ProgressClient,
+    ProgressReport,
+    ProgressSink,
+    ReportKind,
+)
+
+EvalSet = tuple[FloatArray, IntArray]
+EXPECTED_ERRORS = (AppConfigError, ArtifactError, ModelFormatError, ShardError)
+
+
+class FederationFailed(Exception):
+    """The federation cannot go on; the message is the reason people will read."""
+
+
+def to_record(params: Params) -> ArrayRecord:
+    return ArrayRecord({k: Array.from_numpy_ndarray(v) for k, v in sorted(params.items())})
+
+
+def from_record(record: ArrayRecord) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    return {k: record[k].numpy() for k in record}
+
+
+def seed_everything(seed: int, server_round: int) -> None:
+    """Seed the global RNGs Flower's strategies use (node sampling, DP noise)."""
+    value = (seed * 1_000_003 + server_round) % 2**32
+    random.seed(value)
+    np.random.seed(value)
+
+
+def scalar_metrics(record: MetricRecord | None) -> dict[str, float]:
+    if record is None:
+        return {}
+    return {k: float(v) for k, v in record.items() if isinstance(v, int | float)}
+
+
+@dataclass
+class FederationRun:
+    """One Flower run of one federation attempt: rounds, checkpoints, reports."""
+
+    grid: Grid
+    control: Control
+    sink: ProgressSink
+    run_id: int | None = None
+    last_round: int = 0
+    checkpoint: ArtifactInfo | None = None
+    directive: Directive = Directive.CONTINUE
+    clients: set[int] = field(default_factory=set)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def report(self, kind: ReportKind, rnd: int, **extra: object) -> Directive:
+        report = ProgressReport(
+            federation=self.control.federation,
+            generation=self.control.generation,
+            attempt=self.control.attempt,
+            run_id=self.run_id,
+            kind=kind,
+            round=rnd,
+            **extra,  # type: ignore[arg-type]
+        )
+        self.directive = self.sink.report(report)
+        return self.directive
+
+    def run(self, federation_json: str) -> None:
+        """Run to completion, a pause, or a stop; report and raise on failure."""
+        try:
+            self._run(parse_plan(json.loads(federation_json)))
+        except FederationFailed as exc:
+            self._fail(str(exc))
+            raise
+        except EXPECTED_ERRORS as exc:
+            self._fail(str(exc))
+            raise FederationFailed(str(exc)) from exc
+        except Exception as exc:
+            self._fail(f"unexpected error in the ServerApp: {type(exc).__name__}: {exc}")
+            raise
+
+    def _fail(self, reason: str) -> None:
+        log(WARNING, "federation failed: %s", reason)
+        self.report(ReportKind.FAILED, self.last_round, message=reason)
+
+    def _run(self, plan: Plan) -> None:
+        params, evaluation = self._prepare(plan)
+        self.last_round = self.control.start_round - 1
+        strategy = build_strategy(plan, sampled_clients=self._sample_size(plan))
+        for rnd in range(self.control.start_round, plan.rounds_total + 1):
+            if self.report(ReportKind.ROUND_STARTED, rnd) != Directive.CONTINUE:
+                break
+            params = self._round(plan, strategy, rnd, params, evaluation)
+            self.last_round = rnd
+            self._save_checkpoint(params, rnd)
+            if rnd < plan.rounds_total and self.directive != Directive.CONTINUE:
+                break
+        self._finish(plan, params, evaluation)
+
+    def _finish(self, plan: Plan, params: Params, evaluation: EvalSet | None) -> None:
+        if self.last_round >= plan.rounds_total:
+            if not self.metrics and evaluation is not None:
+                self.metrics = self._central_metrics(params, evaluation)
+            self.report(
+                ReportKind.COMPLETED,
+                self.last_round,
+                metrics=self.metrics,
+                artifact=self.checkpoint,
+            )
+            return
+        kind = ReportKind.PAUSED if self.directive == Directive.PAUSE else ReportKind.STOPPED
+        log(INFO, "federation %s after round %d", kind, self.last_round)
+        self.report(kind, self.last_round, artifact=self.checkpoint)
+
+    def _sample_size(self, plan: Plan) -> int:
+        return max(1, int(plan.min_available * plan.client_fraction))
+
+    def _prepare(self, plan: Plan) -> tuple[Params, EvalSet | None]:
+        """Verify and load the starting model and the evaluation set before round 1."""
+        root = Path(self.control.repo_root)
+        evaluation = None
+        if plan.evaluation is not None:
+            path = fetch_verified(
+                plan.evaluation.uri, sha256=plan.evaluation.sha256, repo_root=root
+            )
+            evaluation = load_xy(path, "npz" if path.suffix == ".npz" else plan.schema)
+        resume = self.control.resume_from
+        if resume is not None:
+            path = fetch_verified(resume.uri, sha256=resume.sha256, repo_root=root)
+            arrays, fmt = load_model(path, "npz"), "npz"
+            self.checkpoint = ArtifactInfo(
+                resume.uri, resume.sha256 or "", path.stat().st_size, fmt
+            )
+        else:
+            path = fetch_verified(plan.model.uri, sha256=plan.model.sha256, repo_root=root)
+            arrays = load_model(path, plan.model_format)
+        self._verify_local_shards(plan, root)
+        features = arrays["weights"].shape[0] if "weights" in arrays else 0
+        return check_params(arrays, features), evaluation
+
+    def _verify_local_shards(self, plan: Plan, root: Path) -> None:
+        """Check every shard the SuperLink host can read, so a mismatch fails before round 1.
+
+        Shards only the SuperNodes can reach are checked by each ClientApp instead.
+        """
+        for shard in plan.shards:
+            try:
+                fetch_verified(shard.uri, sha256=shard.sha256, repo_root=root)
+            except IntegrityError as exc:
+                raise FederationFailed(f"data shard failed verification: {exc}") from exc
+            except ArtifactError:
+                continue  # not reachable from here: the SuperNode's ClientApp checks it
+
+    def _round(
+        self, plan: Plan, strategy: Strategy, rnd: int, params: Params, evaluation: EvalSet | None
+    ) -> Params:
+        started = time.monotonic()
+        deadline = started + plan.timeout_seconds
+        try:
+            nodes = exchange.await_nodes(
+                self.grid, plan.min_available, deadline=deadline, waited_from=started
+            )
+            self._track_clients(nodes, rnd)
+            seed_everything(plan.seed, rnd)
+            messages = strategy.configure_train(
+                rnd, to_record(params), self._train_config(plan), self.grid
+            )
+            replies = exchange.exchange(self.grid, messages, deadline=deadline)
+        except exchange.RoundOverrun as exc:
+            raise FederationFailed(
+                f"round {rnd} timed out after {plan.timeout_seconds:.0f} s: {exc}"
+            ) from exc
+        self._raise_client_errors(replies, rnd)
+        seed_everything(plan.seed, rnd)
+        arrays, train_metrics = strategy.aggregate_train(rnd, replies)
+        if arrays is None:
+            raise FederationFailed(f"round {rnd}: no usable training replies to aggregate")
+        new_params = check_params(from_record(arrays), params["weights"].shape[0])
+        metrics = {**scalar_metrics(train_metrics), "clients": float(len(replies))}
+        if evaluation is not None:
+            metrics.update(self._central_metrics(new_params, evaluation))
+        else:
+            metrics.update(self._client_metrics(plan, strategy, rnd, new_params, deadline))
+        self.metrics = metrics
+        log(INFO, "round %d done in %.2f s: %s", rnd, time.monotonic() - started, metrics)
+        self.report(ReportKind.ROUND_COMPLETED, rnd, metrics=metrics)
+        return new_params
+
+    def _train_config(self, plan: Plan) -> ConfigRecord:
+        return ConfigRecord(
+            {
+                "local-epochs": plan.local_epochs,
+                "batch-size": plan.batch_size,
+                "learning-rate": plan.learning_rate,
+            }
+        )
+
+    def _client_metrics(
+        self, plan: Plan, strategy: Strategy, rnd: int, params: Params, deadline: float
+    ) -> dict[str, float]:
+        messages = strategy.configure_evaluate(rnd, to_record(params), ConfigRecord(), self.grid)
+        try:
+            replies = exchange.exchange(self.grid, messages, deadline=deadline)
+        except exchange.RoundOverrun as exc:
+            raise FederationFailed(f"round {rnd} evaluation timed out: {exc}") from exc
+        self._raise_client_errors(replies, rnd)
+        return scalar_metrics(strategy.aggregate_evaluate(rnd, replies))
+
+    @staticmethod
+    def _central_metrics(params: Params, evaluation: EvalSet) -> dict[str, float]:
+        loss, accuracy = evaluate(params, *evaluation)
+        return {"loss": loss, "accuracy": accuracy}
+
+    def _raise_client_errors(self, replies: list[Message], rnd: int) -> None:
+        errors = sorted({exchange.error_text(r) for r in replies if r.has_error()})
+        if errors:
+            raise FederationFailed(f"round {rnd}: a SuperNode failed: {'; '.join(errors)}")
+
+    def _track_clients(self, online: list[int], rnd: int) -> None:
+        for node in sorted(set(online) - self.clients):
+            self.report(ReportKind.CLIENT_JOINED, rnd, message=str(node))
+        for node in sorted(self.clients - set(online)):
+            self.report(ReportKind.CLIENT_DROPPED, rnd, message=str(node))
+        self.clients = set(online)
+
+    def _save_checkpoint(self, params: Params, rnd: int) -> None:
+        store = open_store(self.control.checkpoint_base)
+        with tempfile.TemporaryDirectory(prefix="thunderline-ckpt-") as tmp:
+            local = Path(tmp) / "checkpoint.npz"
+            local.write_bytes(npz_bytes(params))
+            ref = store.put(local, f"round-{rnd:04d}.npz")
+        self.checkpoint = ArtifactInfo(ref.uri, ref.sha256, ref.size, "npz")
+        self.report(ReportKind.CHECKPOINT, rnd, artifact=self.checkpoint)
+
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    control = parse_control(str(context.run_config[CONTROL_KEY]))
+    sink = ProgressClient(control.progress_url, control.token)
+    run = FederationRun(grid=grid, control=control, sink=sink, run_id=context.run_id)
+    run.run(str(context.run_config[FEDERATION_KEY]))

@@ -1,0 +1,178 @@
+"""An in-memory `Runtime` for testing the layers above the Flower driver.
+
+Deterministic and synchronous: runs only move when the test says so. `advance(run_id)`
+plays one round the way the real ServerApp does (round_started, client_joined on the
+first round, round_completed, checkpoint, then paused / stopped / completed as the
+sink's directives say) into the attached `ProgressSink`. `fail(run_id)` ends a run the
+way a SuperLink restart does; `unavailable = True` makes every call raise
+`RuntimeUnavailable`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from reconciler.flowerapp.settings import plan_problems
+from reconciler.model import FederationKey, RunObservation
+from reconciler.runtime.base import (
+    NodeInfo,
+    RunNotFound,
+    RunRejected,
+    RunRequest,
+    RuntimeUnavailable,
+)
+from reconciler.runtime.progress import (
+    ArtifactInfo,
+    Directive,
+    ProgressReport,
+    ProgressSink,
+    ReportKind,
+)
+
+HEARTBEAT_FAILURE = "No heartbeat received from the task"
+
+
+@dataclass
+class FakeRun:
+    run_id: int
+    request: RunRequest
+    status: str = "running"
+    sub_status: str = ""
+    details: str = ""
+    next_round: int = 0
+    checkpoint: ArtifactInfo | None = None
+    log: list[str] = field(default_factory=list)
+
+    def finish(self, sub_status: str, details: str = "") -> None:
+        self.status, self.sub_status, self.details = "finished", sub_status, details
+
+
+class FakeRuntime:
+    """A `Runtime` whose runs advance one round per `advance(run_id)` call."""
+
+    def __init__(self, sink: ProgressSink | None = None, *, nodes: int = 3) -> None:
+        self.sink = sink
+        self.unavailable = False
+        self.runs: dict[int, FakeRun] = {}
+        self._nodes = [
+            NodeInfo(node_id=1000 + i, online=True, status="online") for i in range(nodes)
+        ]
+
+    def _check(self) -> None:
+        if self.unavailable:
+            raise RuntimeUnavailable("fake SuperLink is unavailable")
+
+    def _run(self, run_id: int) -> FakeRun:
+        if run_id not in self.runs:
+            raise RunNotFound(f"run {run_id} not found")
+        return self.runs[run_id]
+
+    def submit(self, req: RunRequest) -> int:
+        self._check()
+        problems = plan_problems(req.document)
+        if problems:
+            raise RunRejected(f"{req.key}: " + "; ".join(problems))
+        existing = self.find_run(req.key, req.generation, req.attempt)
+        if existing is not None:
+            return existing
+        run_id = len(self.runs) + 1
+        run = FakeRun(run_id, req, next_round=req.start_round)
+        if req.resume_from is not None:
+            run.checkpoint = ArtifactInfo(req.resume_from.uri, req.resume_from.sha256, 2048)
+        self.runs[run_id] = run
+        return run_id
+
+    def find_run(self, federation: FederationKey, generation: int, attempt: int) -> int | None:
+        self._check()
+        for run in self.runs.values():
+            req = run.request
+            if (req.key, req.generation, req.attempt) == (federation, generation, attempt):
+                return run.run_id
+        return None
+
+    def observe(self) -> list[RunObservation]:
+        self._check()
+        return [
+            RunObservation(
+                key=run.request.key,
+                run_id=run.run_id,
+                generation=run.request.generation,
+                attempt=run.request.attempt,
+                status=run.status,
+                sub_status=run.sub_status,
+                details=run.details,
+            )
+            for run in self.runs.values()
+        ]
+
+    def stop(self, run_id: int) -> None:
+        self._check()
+        run = self._run(run_id)
+        if run.status != "finished":
+            run.finish("stopped")
+
+    def logs(self, run_id: int, *, after: float = 0) -> list[str]:
+        self._check()
+        return list(self._run(run_id).log)
+
+    def nodes(self) -> list[NodeInfo]:
+        self._check()
+        return list(self._nodes)
+
+    def fail(self, run_id: int, details: str = HEARTBEAT_FAILURE) -> None:
+        """End a run as failed without any report (what a SuperLink restart looks like)."""
+        self._run(run_id).finish("failed", details)
+
+    def advance(self, run_id: int) -> Directive:
+        """Play the run's next round into the sink; return the directive it ended with."""
+        run = self._run(run_id)
+        if run.status == "finished":
+            raise RunNotFound(f"run {run_id} already finished")
+        total = int(run.request.document.get("spec", {}).get("rounds", {}).get("total", 1))
+        rnd = run.next_round
+        directive = self._emit(run, ReportKind.ROUND_STARTED, rnd)
+        if directive != Directive.CONTINUE:
+            return self._halt(run, directive, rnd - 1)
+        if rnd == 1:
+            for node in self._nodes:
+                self._emit(run, ReportKind.CLIENT_JOINED, rnd, message=str(node.node_id))
+        metrics = {"accuracy": round(0.5 + 0.4 * rnd / total, 6), "loss": round(1.0 / rnd, 6)}
+        self._emit(run, ReportKind.ROUND_COMPLETED, rnd, metrics=metrics)
+        artifact = run.checkpoint = self._checkpoint(run, rnd)
+        directive = self._emit(run, ReportKind.CHECKPOINT, rnd, artifact=artifact)
+        run.next_round = rnd + 1
+        if rnd >= total:
+            self._emit(run, ReportKind.COMPLETED, rnd, metrics=metrics, artifact=artifact)
+            run.finish("completed")
+            return directive
+        if directive != Directive.CONTINUE:
+            return self._halt(run, directive, rnd)
+        return directive
+
+    def _halt(self, run: FakeRun, directive: Directive, last_round: int) -> Directive:
+        kind = ReportKind.PAUSED if directive == Directive.PAUSE else ReportKind.STOPPED
+        self._emit(run, kind, last_round, artifact=run.checkpoint)
+        run.finish("completed")
+        return directive
+
+    def _checkpoint(self, run: FakeRun, rnd: int) -> ArtifactInfo:
+        base = run.request.checkpoint_base.rstrip("/")
+        digest = hashlib.sha256(f"{run.request.key}:{run.request.generation}:{rnd}".encode())
+        return ArtifactInfo(f"{base}/round-{rnd:04d}.npz", digest.hexdigest(), 2048, "npz")
+
+    def _emit(self, run: FakeRun, kind: ReportKind, rnd: int, **extra: object) -> Directive:
+        run.log.append(f"{kind} round {rnd}")
+        if self.sink is None:
+            return Directive.CONTINUE
+        req = run.request
+        report = ProgressReport(
+            federation=str(req.key),
+            generation=req.generation,
+            attempt=req.attempt,
+            run_id=run.run_id,
+            kind=kind,
+            round=rnd,
+            **extra,  # type: ignore[arg-type]
+        )
+        return self.sink.report(report)

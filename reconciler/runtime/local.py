@@ -1,0 +1,280 @@
+"""A local Flower deployment on loopback: one SuperLink and N SuperNodes.
+
+The embedded default runtime (`reconciler demo`) and the flower test tier use it.
+Each process gets its own port and FLWR_HOME under `workdir`, the venv's `bin` on PATH
+(SuperLink and SuperNodes start `flower-superexec` by name), telemetry and update checks
+off, and no runtime dependency installation (offline). Each process leads its own
+process group, so stopping it also ends its superexec / serverapp / clientapp children.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.runtime.base import RuntimeFailure
+from reconciler.runtime.flower import FlowerRuntime
+
+HOST = "127.0.0.1"
+READY_TIMEOUT = 60.0
+STOP_GRACE = 5.0
+# Flower's SuperExec polls for new tasks once a second by default; a tenth is cheap locally.
+TASK_POLL_INTERVAL = "0.1"
+
+
+class LocalFlowerError(RuntimeFailure):
+    """A local Flower process did not come up; the message names its log file."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def venv_bin() -> Path:
+    """The folder of this interpreter (not resolved: a venv's python is a symlink)."""
+    return Path(sys.executable).parent
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process we can see (Linux /proc; empty elsewhere)."""
+    table: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces; the fields after its ')' are fixed.
+            fields = stat.read_text().rpartition(")")[2].split()
+            table[int(stat.parent.name)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, including ones that started their own session."""
+    parents = _parents()
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def _signal(pid: int, sig: signal.Signals, *, group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def end_tree(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """End a process, its group, and every descendant (Flower detaches its SuperExec).
+
+    SIGTERM first (SIGKILL when `kill`), SIGKILL for whatever is left after a grace period.
+    """
+    tree = descendants(proc.pid)
+    first = signal.SIGKILL if kill else signal.SIGTERM
+    _signal(proc.pid, first, group=True)
+    for pid in tree:
+        _signal(pid, first, group=False)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_GRACE)
+    deadline = time.monotonic() + STOP_GRACE
+    while (alive := [p for p in tree if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _signal(proc.pid, signal.SIGKILL, group=True)
+    for pid in alive:
+        _signal(pid, signal.SIGKILL, group=False)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_GRACE)
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie awaiting its parent counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+class LocalFlower:
+    """Start, restart and stop a SuperLink (SQLite state) and `supernodes` SuperNodes.
+
+    SuperNode i gets node config `partition-id=i num-partitions=N`.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        supernodes: int = 3,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir.resolve()
+        self.supernodes = supernodes
+        self.port = port or free_port()
+        self._extra_env = dict(extra_env or {})
+        self._superlink: subprocess.Popen[bytes] | None = None
+        self._nodes: dict[int, subprocess.Popen[bytes]] = {}
+        self._node_ports = [free_port() for _ in range(supernodes)]
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def runtime(self) -> FlowerRuntime:
+        return FlowerRuntime(self.address)
+
+    def __enter__(self) -> LocalFlower:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _env(self, name: str) -> dict[str, str]:
+        home = self.workdir / name / "flwr-home"
+        home.mkdir(parents=True, exist_ok=True)
+        return {
+            **os.environ,
+            "PATH": f"{venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "FLWR_HOME": str(home),
+            "FLWR_TELEMETRY_ENABLED": "0",
+            "FLWR_DISABLE_UPDATE_CHECK": "1",
+            "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": TASK_POLL_INTERVAL,
+            "PYTHONUNBUFFERED": "1",
+            **self._extra_env,
+        }
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log_path = self.workdir / name / "process.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log_file:
+            return subprocess.Popen(
+                [str(venv_bin() / args[0]), *args[1:]],
+                cwd=self.workdir / name,
+                env=self._env(name),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self) -> None:
+        """Start everything and wait until the SuperLink is healthy and all nodes online."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.start_superlink()
+        for index in range(self.supernodes):
+            self.start_supernode(index)
+        self.wait_for_nodes(self.supernodes)
+
+    def start_superlink(self) -> None:
+        self._superlink = self._spawn(
+            "superlink",
+            [
+                "flower-superlink",
+                "--insecure",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--database",
+                str(self.workdir / "superlink" / "state.db"),
+                "--disable-runtime-dependency-installation",
+            ],
+        )
+        self._wait_healthy()
+
+    def start_supernode(self, index: int) -> None:
+        config = f"partition-id={index} num-partitions={self.supernodes}"
+        self._nodes[index] = self._spawn(
+            f"supernode-{index}",
+            [
+                "flower-supernode",
+                "--insecure",
+                "--superlink",
+                self.address,
+                "--host",
+                HOST,
+                "--port",
+                str(self._node_ports[index]),
+                "--node-config",
+                config,
+            ],
+        )
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        url = f"http://{self.address}/health"
+        while time.monotonic() < deadline:
+            self._check_alive("superlink", self._superlink)
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.2)
+        raise LocalFlowerError(
+            f"SuperLink not healthy after {READY_TIMEOUT:.0f} s; see {self._log('superlink')}"
+        )
+
+    def wait_for_nodes(self, count: int, timeout: float = READY_TIMEOUT) -> None:
+        """Wait until at least `count` SuperNodes are online."""
+        runtime = self.runtime()
+        deadline = time.monotonic() + timeout
+        try:
+            while sum(n.online for n in runtime.nodes()) < count:
+                if time.monotonic() > deadline:
+                    raise LocalFlowerError(
+                        f"fewer than {count} SuperNodes online after {timeout:.0f} s; "
+                        f"see {self.workdir}/supernode-*/process.log"
+                    )
+                for index, proc in self._nodes.items():
+                    self._check_alive(f"supernode-{index}", proc)
+                time.sleep(0.2)
+        finally:
+            runtime.close()
+
+    def _log(self, name: str) -> Path:
+        return self.workdir / name / "process.log"
+
+    def _check_alive(self, name: str, proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is not None and proc.poll() is not None:
+            raise LocalFlowerError(f"{name} exited with {proc.returncode}; see {self._log(name)}")
+
+    def kill_supernode(self, index: int) -> None:
+        proc = self._nodes.pop(index, None)
+        if proc is not None:
+            end_tree(proc, kill=True)
+
+    def restart_superlink(self, *, kill: bool = True) -> None:
+        """Kill (or terminate) the SuperLink with its children and start it on the same port."""
+        if self._superlink is not None:
+            end_tree(self._superlink, kill=kill)
+        self.start_superlink()
+
+    def stop(self) -> None:
+        """Stop every process this object started, SuperNodes first."""
+        for index in list(self._nodes):
+            end_tree(self._nodes.pop(index))
+        if self._superlink is not None:
+            end_tree(self._superlink)
+            self._superlink = None

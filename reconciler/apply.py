@@ -109,7 +109,15 @@ class Applier:
         except Exception as exc:  # an unknown failure counts as transient, and is logged whole
             log.exception("%s of %s failed unexpectedly", action.kind, action.key)
             return ActionResult(action, f"{action.kind} failed: {exc}", transient=True)
+        self._observed(action.key)
         return ActionResult(action)
+
+    def _observed(self, key: FederationKey) -> None:
+        """The generation an action was carried out for is now observed (status contract)."""
+        with contextlib.suppress(StoreError):  # a later cycle marks it; nothing is lost
+            record = self.store.get(key)
+            if record.observed_generation < record.generation:
+                self.store.mark_observed(key, record.generation, expected_version=record.version)
 
     # --- actions ------------------------------------------------------------------------
 

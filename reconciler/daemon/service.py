@@ -57,6 +57,9 @@ class Daemon:
         self.role = "starting"
         self.last_outcome: CycleOutcome | None = None
         self._wake = threading.Event()
+        self._finished = threading.Condition()
+        self.cycles = 0  # cycles finished since start
+        self._started = 0  # cycles started since start
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._work, name="thunderline-cycle", daemon=True)
         self._watcher: Watcher | None = None
@@ -123,6 +126,13 @@ class Daemon:
         log.debug("cycle requested: %s", why)
         self._wake.set()
 
+    def cycle_now(self, timeout: float = 60.0) -> bool:
+        """Request a cycle and wait until one that started after the request has finished."""
+        with self._finished:
+            target = self._started + 1  # the next cycle to start: the running one predates us
+            self.request_cycle("requested and awaited")
+            return self._finished.wait_for(lambda: self.cycles >= target, timeout)
+
     # --- the worker ---------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -131,11 +141,16 @@ class Daemon:
             self._wake.clear()
             if self._stopping.is_set() or not self._lead():
                 continue
+            with self._finished:
+                self._started += 1
             try:
                 self.reconciler.cycle()
             except Exception:  # the worker must outlive any one cycle
                 log.exception("reconcile cycle crashed")
                 self.metrics.reconcile_total.labels("error").inc()
+            with self._finished:
+                self.cycles += 1
+                self._finished.notify_all()
 
     def _lead(self) -> bool:
         """True while this replica holds (or just took) the leader lock."""

@@ -26,14 +26,15 @@ class ShardError(ValueError):
 def select_shard(plan: Plan, node_config: Mapping[str, object]) -> Shard:
     """This SuperNode's shard: by `partition-id`, else by the node's `tags`.
 
-    A shard with an explicit `partition` matches that partition id; shards without one
+    When any shard declares a `partition`, partition ids match those; otherwise shards
     are numbered by their position in the list. A node without a partition id takes the
     first shard whose tags it all carries (node config `tags`, comma-separated).
     """
     if "partition-id" in node_config:
         wanted = int(str(node_config["partition-id"]))
+        explicit = any(shard.partition is not None for shard in plan.shards)
         for index, shard in enumerate(plan.shards):
-            if (shard.partition if shard.partition is not None else index) == wanted:
+            if (shard.partition if explicit else index) == wanted:
                 return shard
         raise ShardError(f"no shard for partition-id {wanted} ({len(plan.shards)} shards)")
     tags = {t.strip() for t in str(node_config.get("tags", "")).split(",") if t.strip()}

@@ -1,0 +1,74 @@
+"""Fixtures for the flower tier: one local Flower deployment and one finished federation
+shared by the whole session, and a fresh progress endpoint per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flower_harness import (
+    SECRET,
+    RecordingSink,
+    digits_document,
+    make_repo,
+    request,
+    wait_finished,
+)
+
+from reconciler.runtime.flower import FlowerRuntime
+from reconciler.runtime.local import LocalFlower
+from reconciler.runtime.progress_server import ProgressServer
+
+
+@pytest.fixture(scope="session")
+def repo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="session")
+def local_flower(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFlower]:
+    with LocalFlower(tmp_path_factory.mktemp("flower"), supernodes=3) as flower:
+        yield flower
+
+
+@pytest.fixture
+def runtime(local_flower: LocalFlower) -> Iterator[FlowerRuntime]:
+    driver = local_flower.runtime()
+    yield driver
+    driver.close()
+
+
+@dataclass
+class Endpoint:
+    sink: RecordingSink
+    url: str
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    sink = RecordingSink()
+    with ProgressServer(sink, SECRET) as server:
+        yield Endpoint(sink, server.url)
+
+
+@dataclass
+class Finished:
+    """A 3-round federation run to completion (generation 1, attempt 1)."""
+
+    run_id: int
+    status: tuple[str, str, str]
+    sink: RecordingSink
+
+
+@pytest.fixture(scope="session")
+def finished_federation(local_flower: LocalFlower, repo_root: Path) -> Iterator[Finished]:
+    sink = RecordingSink()
+    driver = local_flower.runtime()
+    with ProgressServer(sink, SECRET) as server:
+        req = request(repo_root, digits_document(repo_root), server.url)
+        run_id = driver.submit(req)
+        status = wait_finished(driver, run_id, timeout=240)
+    driver.close()
+    yield Finished(run_id, status, sink)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.lifecycle import IllegalTransition
+from reconciler.lineage import resume_point
 from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.runtime.base import (
@@ -31,7 +32,7 @@ from reconciler.runtime.base import (
     RuntimeFailure,
 )
 from reconciler.runtime.progress import make_token
-from reconciler.store import ConflictError, NotFound, Store, StoreError
+from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -207,9 +208,9 @@ class Applier:
 
     def _request(self, record: RecordedFederation, attempt: int, *, resume: bool) -> RunRequest:
         start_round, resume_from = 1, None
-        latest = self.store.latest_artifact(record.key) if resume else None
-        if latest is not None and latest.generation == record.generation:
-            start_round, resume_from = latest.round + 1, Artifact(latest.uri, latest.sha256)
+        point = self._resume_point(record) if resume else None
+        if point is not None:
+            start_round, resume_from = point.round + 1, Artifact(point.uri, point.sha256)
         federation = str(record.key)
         ctx = self.context
         return RunRequest(
@@ -226,6 +227,10 @@ class Applier:
             start_round=start_round,
             resume_from=resume_from,
         )
+
+    def _resume_point(self, record: RecordedFederation) -> ArtifactRecord | None:
+        key = record.key
+        return resume_point(self.store.rounds(key), self.store.artifacts(key), record.current_round)
 
     def _stop_run(self, record: RecordedFederation) -> None:
         generation = record.run_generation or record.generation

@@ -10,12 +10,13 @@ nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from reconciler.daemon.conditions import Findings, derive
 from reconciler.daemon.cycle import CycleOutcome
+from reconciler.lineage import current_line
 from reconciler.model import Condition, ConditionType, FederationKey, RecordedFederation
 from reconciler.plan import ActionKind
 from reconciler.report import (
@@ -26,7 +27,7 @@ from reconciler.report import (
     StatusWriter,
     render_status,
 )
-from reconciler.store import RoundRecord, Store, StoreError
+from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -123,26 +124,12 @@ def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
     return found
 
 
-def current_lineage(rounds: Sequence[RoundRecord]) -> list[RoundRecord]:
-    """The rounds since the federation last started from round 1.
-
-    Runs resumed after an in-place update record their rounds under a newer generation
-    but continue the numbering; a replacement (or a restart without checkpoint) starts at 1.
-    """
-    lineage: dict[int, RoundRecord] = {}
-    for r in rounds:  # ordered by generation, then number
-        if r.number == 1:
-            lineage = {}
-        lineage[r.number] = r  # a round redone after a recovery replaces its first try
-    return [lineage[n] for n in sorted(lineage)]
-
-
 def build_status(store: Store, record: RecordedFederation, *, revision: str) -> FederationStatus:
     """The recorded part of a federation's status (conditions come from the cycle)."""
     key = record.key
     rounds = tuple(
         RoundStatus(r.number, r.status, dict(r.metrics), r.started_at, r.completed_at)
-        for r in current_lineage(store.rounds(key))
+        for r in current_line(store.rounds(key))
     )
     latest = store.latest_artifact(key)
     artifact = (

@@ -1,0 +1,102 @@
+"""A daemon on real PostgreSQL and real Git remotes, with the in-memory Flower runtime.
+
+`world` builds one: a bare remote seeded with a spec, a fresh database, a `FakeRuntime`
+whose progress reports reach the daemon's own sink, and a started `Daemon` (interval long
+enough that only the test drives cycles, through `daemon.cycle_now()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reconciler.daemon.service import Daemon, Parts
+from reconciler.plan import PlanOptions
+from reconciler.report import StatusWriter
+from reconciler.runtime.fake import FakeRuntime
+from reconciler.settings import (
+    ArtifactSettings,
+    HttpSettings,
+    ReportSettings,
+    Settings,
+    SourceSettings,
+)
+from reconciler.source import GitSource
+from reconciler.store import Store
+from tests.source.gitutil import Remote, git, isolated_git, make_remote
+
+__all__ = ["isolated_git"]
+
+SPEC = (Path(__file__).parents[2] / "specs" / "acme" / "digits-fedavg.yaml").read_text()
+SPEC_PATH = "specs/acme/digits-fedavg.yaml"
+WEBHOOK_SECRET = b"webhook-test-secret"
+
+
+@dataclass
+class World:
+    remote: Remote
+    store: Store
+    runtime: FakeRuntime
+    daemon: Daemon
+    tmp: Path
+
+    def push(self, files: dict[str, str | None], message: str) -> str:
+        """A person's push. The daemon commits status concurrently, so a push can be
+        rejected as non-fast-forward: pull and push again, as a person would."""
+        for _ in range(5):
+            try:
+                return self.remote.commit(files, message)
+            except AssertionError as exc:
+                if "rejected" not in str(exc):
+                    raise
+                git(self.remote.clone, "reset", "--quiet", "--hard", "HEAD~1")
+        raise AssertionError("push kept being rejected")
+
+    def cycle(self) -> None:
+        assert self.daemon.cycle_now(timeout=30), "cycle did not finish"
+
+    def record(self, name: str = "digits-fedavg"):  # type: ignore[no-untyped-def]
+        return {k.name: r for k, r in self.store.load_recorded().items()}[name]
+
+    def run_ids(self) -> list[int]:
+        return sorted(self.runtime.runs)
+
+
+def make_world(tmp: Path, pg_url: str, *, prune: bool = False, files: dict | None = None):  # type: ignore[no-untyped-def]
+    (tmp / "git").mkdir()
+    remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
+    store = Store.connect(pg_url)
+    store.migrate()
+    runtime = FakeRuntime()
+    settings = Settings(
+        source=SourceSettings(repo=remote.url, interval=3600, workdir=tmp / "source"),
+        artifacts=ArtifactSettings(root=str(tmp / "artifacts")),
+        report=ReportSettings(workdir=tmp / "status"),
+        http=HttpSettings(port=0),
+        plan=PlanOptions(prune=prune),
+    )
+    parts = Parts(
+        store=store,
+        runtime=runtime,
+        source=GitSource(remote.url, tmp / "source"),
+        writer=StatusWriter(tmp / "status", remote=remote.url, retry_delays=(0.05, 0.1, 0.2)),
+        leader=None,
+        progress_secret=b"progress-test-secret",
+        webhook_secret=WEBHOOK_SECRET,
+    )
+    daemon = Daemon(settings, parts)
+    runtime.sink = daemon.sink
+    return World(remote, store, runtime, daemon.start(), tmp)
+
+
+@pytest.fixture
+def world(tmp_path: Path, pg_url: str) -> Iterator[World]:
+    w = make_world(tmp_path, pg_url)
+    try:
+        yield w
+    finally:
+        w.daemon.stop()
+        w.store.close()

@@ -19,4 +19,4 @@ def fresh_database(admin_url: str, name: str) -> str:
         ident = sql.Identifier(name)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    return make_conninfo(**{**conninfo_to_dict(admin_url), "dbname": name})
+    return make_conninfo("", **{**conninfo_to_dict(admin_url), "dbname": name})

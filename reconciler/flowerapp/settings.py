@@ -165,7 +165,13 @@ def plan_problems(document: Mapping[str, Any]) -> list[str]:
     dp = _section(privacy, "dp")
     if dp.get("enabled") and not (dp.get("epsilon", 0) > 0 and 0 < dp.get("delta", 0) < 1):
         problems.append("spec.privacy.dp needs epsilon > 0 and 0 < delta < 1 when enabled")
-    if int(_section(spec, "rounds").get("total", 1)) < 1:
+    if problems:
+        return problems
+    try:
+        plan = _build_plan(spec)
+    except (TypeError, ValueError, KeyError) as exc:
+        return [f"spec has a field of the wrong type or shape: {type(exc).__name__}: {exc}"]
+    if plan.rounds_total < 1:
         problems.append("spec.rounds.total must be at least 1")
     return problems
 

@@ -75,6 +75,8 @@ def test_strategy_params_are_read() -> None:
         ({"modelRef": {"uri": "m.onnx", "format": "onnx"}}, "modelRef.format must be one of"),
         ({"datasetSpec": {"schema": "npz", "shards": []}}, "needs at least one shard"),
         ({"datasetSpec": {"schema": "tfrecord", "shards": [{"uri": "x"}]}}, "schema must be"),
+        ({"rounds": {"total": {"n": 3}}}, "wrong type or shape"),
+        ({"rounds": {"total": 0}}, "rounds.total must be at least 1"),
     ],
 )
 def test_unsupported_requests_are_named(change: dict[str, Any], problem: str) -> None:

@@ -1,7 +1,8 @@
 """Benchmark the store: record N federations cold, then read the whole recorded state back.
 
 The read is what every no-op reconcile cycle pays (`Store.load_recorded()`); it must stay
-well under 100 ms for 10,000 federations. Runs against a fresh database created on the
+well under 100 ms for 10,000 federations. Also measures leader failover: from killing the
+leader's session to a standby (polling every second) holding the lock. Runs against a fresh database created on the
 server named by THUNDERLINE_TEST_PG_ADMIN (default postgres@127.0.0.1:5432), dropped after.
 
     .venv/bin/python bench/bench_store.py [--count 10000] [--reads 30]
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ from typing import Any
 import psycopg
 
 from reconciler.model import API_VERSION, KIND, FederationKey, FederationSpec, Phase
-from reconciler.store import Store
+from reconciler.store import LeaderLock, Store
 
 ADMIN_URL = os.environ.get(
     "THUNDERLINE_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -121,6 +124,9 @@ def main() -> None:
     print(f"no-op load_recorded() x{args.reads}:    {figures(warm)}  (what a no-op cycle pays)")
     print(f"1 changed, load_recorded() x{args.reads}: {figures(one_changed)}")
     print(f"parse every document once:     {parse_ms:8.1f} ms (only if a planner touched them all)")
+    with fresh_database() as url:
+        handovers = [failover_ms(url, poll=1.0) for _ in range(5)]
+    print(f"leader failover, poll 1 s x5:  {figures(handovers)}  (holder's backend terminated)")
 
 
 def figures(samples: list[float]) -> str:
@@ -134,6 +140,30 @@ def figures(samples: list[float]) -> str:
 def first_read_ms(url: str) -> float:
     with Store.connect(url) as fresh:
         return timed_ms(fresh.load_recorded)
+
+
+def failover_ms(url: str, *, poll: float) -> float:
+    """Time from killing the leader's session to a polling standby holding the lock."""
+    active, standby = LeaderLock(url), LeaderLock(url)
+    stop, acquired = threading.Event(), threading.Event()
+    assert active.try_acquire()
+    waiter = threading.Thread(target=lambda: standby.acquire(stop, poll) and acquired.set())
+    waiter.start()
+    time.sleep(random.uniform(0, poll))  # the kill lands anywhere in the standby's poll cycle
+    with psycopg.connect(url, autocommit=True) as admin:
+        start = time.perf_counter()
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND granted AND database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())"
+        )
+    acquired.wait(10 * poll)
+    elapsed = (time.perf_counter() - start) * 1000
+    stop.set()
+    waiter.join()
+    assert not active.is_held() and standby.is_held()
+    standby.release()
+    return elapsed
 
 
 def change_one_then_read_ms(store: Store, key: FederationKey) -> float:

@@ -75,26 +75,26 @@ class Federations(Database):
         self._built_lock = threading.Lock()
 
     def load_recorded(self) -> dict[FederationKey, RecordedFederation]:
-        """Every recorded federation, from one consistent snapshot.
+        """Every recorded federation, each row as one consistent read.
 
         A no-op cycle pays one small query (row ids and versions): rows whose version did not
         move since the previous call are reused, only new or changed rows are fetched.
         Documents are parsed from their JSON text on first use.
         """
-        with self._built_lock, self._tx() as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with self._built_lock, self._read() as cur:
             cur.execute("SELECT id, version FROM federations", binary=True)
             listed = cur.fetchall()
             built = self._built
-            stale = [i for i, version in listed if i not in built or built[i].version != version]
+            stale = {i for i, version in listed if i not in built or built[i].version != version}
+            current = {i: built[i] for i, _ in listed if i not in stale}
             if stale:
-                cur.execute(f"SELECT id, {_COLUMNS} FROM federations WHERE id = ANY(%s)", (stale,))
-                built = {i: built[i] for i, _ in listed if i in built}
-                built.update((row[0], _recorded(row[1:])) for row in cur.fetchall())
-            elif len(built) != len(listed):
-                built = {i: built[i] for i, _ in listed}
-            self._built = built
-        return {fed.key: fed for fed in built.values()}
+                cur.execute(
+                    f"SELECT id, {_COLUMNS} FROM federations WHERE id = ANY(%s)", (list(stale),)
+                )
+                # A row deleted since the first query is simply absent here.
+                current.update((row[0], _recorded(row[1:])) for row in cur.fetchall())
+            self._built = current
+        return {fed.key: fed for fed in current.values()}
 
     def get(self, key: FederationKey) -> RecordedFederation:
         with self._read() as cur:

@@ -32,10 +32,11 @@ def append_event(
     payload: Mapping[str, Any],
 ) -> int:
     """Insert one event in the caller's transaction; return its id."""
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_ORDER_LOCK,))
+    # The lock is taken before the id is drawn (the SELECT feeds the INSERT) and held to commit.
     cur.execute(
         "INSERT INTO events (type, federation_id, tenant, name, generation, payload)"
-        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        " SELECT %s, %s::bigint, %s::text, %s::text, %s::integer, %s"
+        " FROM (SELECT pg_advisory_xact_lock(%s)) AS ordered RETURNING id",
         (
             event_type,
             federation_id,
@@ -43,6 +44,7 @@ def append_event(
             key.name if key else None,
             generation,
             Jsonb(dict(payload)),
+            EVENT_ORDER_LOCK,
         ),
     )
     row = cur.fetchone()

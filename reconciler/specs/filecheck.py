@@ -15,15 +15,11 @@ from yaml.nodes import Node
 
 from reconciler.model import FederationKey, SpecProblem
 from reconciler.specs.layout import layout_problem, tenant_of
+from reconciler.specs.nodes import field_name, locate
 from reconciler.specs.rules import rule_findings
-from reconciler.specs.schema import locate, schema_findings
-from reconciler.specs.yamlsafe import (
-    Finding,
-    YamlRejected,
-    field_name,
-    parse_document,
-    salvage_name,
-)
+from reconciler.specs.salvage import salvage_name
+from reconciler.specs.schema import schema_findings
+from reconciler.specs.yamlsafe import Finding, YamlRejected, parse_document
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,18 @@ class FileResult:
 
 
 def check_file(path: str, content: bytes) -> FileResult:
-    """Everything wrong with the spec file at repository path `path`."""
+    """Everything wrong with the spec file at repository path `path`. Never raises: a bug
+    met by one odd file becomes that file's problem instead of hiding every other file."""
+    try:
+        return _check(path, content)
+    except Exception as exc:  # the last line of defence; tests fuzz for it to stay unused
+        message = (
+            f"internal error while checking this file ({type(exc).__name__}); please report it"
+        )
+        return FileResult(path, None, None, (SpecProblem(path, 0, 0, "", message),))
+
+
+def _check(path: str, content: bytes) -> FileResult:
     tenant = tenant_of(path)
     layout = layout_problem(path)
     found = [Finding(0, 0, "", layout)] if layout else []

@@ -8,9 +8,11 @@ The daemon, `reconciler plan` and `reconciler validate` all come through here.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from reconciler.model import DesiredState, FederationKey, FederationSpec, SpecProblem
@@ -18,11 +20,28 @@ from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import SPECS_DIR, is_spec_path
 from reconciler.specs.yamlsafe import MAX_FILE_BYTES
 
+PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 
-def load_files(files: Mapping[str, bytes], *, revision: str | None = None) -> DesiredState:
-    """Check every spec in `files` (repository path -> content; other paths are ignored)."""
-    results = [check_file(path, files[path]) for path in sorted(files) if is_spec_path(path)]
-    return assemble(results, revision=revision)
+
+def load_files(
+    files: Mapping[str, bytes], *, revision: str | None = None, workers: int = 1
+) -> DesiredState:
+    """Check every spec in `files` (repository path -> content; other paths are ignored).
+    `workers` > 1 spreads big repositories over that many processes."""
+    items = [(path, files[path]) for path in sorted(files) if is_spec_path(path)]
+    return assemble(check_files(items, workers=workers), revision=revision)
+
+
+def check_files(items: Sequence[tuple[str, bytes]], *, workers: int = 1) -> list[FileResult]:
+    """`check_file` over (path, content) pairs, in order. Workers are forked, or come
+    from a fork server when the caller runs threads (forking those is unsafe)."""
+    if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
+        return [check_file(path, content) for path, content in items]
+    threaded = threading.active_count() > 1
+    context = multiprocessing.get_context("forkserver" if threaded else "fork")
+    chunk = max(1, len(items) // (workers * 8))
+    with context.Pool(workers) as pool:
+        return pool.starmap(check_file, items, chunksize=chunk)
 
 
 def assemble(results: Iterable[FileResult], *, revision: str | None = None) -> DesiredState:
@@ -63,10 +82,10 @@ def spec_paths(root: Path) -> list[str]:
     return sorted(path for path, _ in _walk(root) if is_spec_path(path))
 
 
-def load_repo(root: Path, *, revision: str | None = None) -> DesiredState:
+def load_repo(root: Path, *, revision: str | None = None, workers: int = 1) -> DesiredState:
     """Read and check every spec under `root/specs`."""
     files, unreadable = read_specs(root)
-    state = load_files(files, revision=revision)
+    state = load_files(files, revision=revision, workers=workers)
     if not unreadable:
         return state
     problems = {**state.problems, **{p.file: (p,) for p in unreadable}}

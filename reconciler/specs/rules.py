@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from reconciler.specs.yamlsafe import Path
+from reconciler.specs.nodes import Path
 
 RuleFinding = tuple[Path, str]
 
@@ -224,7 +224,7 @@ def _app(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFindi
         yield where, "set exactly one of app.path (a folder in this repository) or app.uri"
     if has_uri and app.get("sha256") is None:
         yield (*where, "sha256"), "required with app.uri"
-    if has_path and "sha256" in app:
+    if has_path and not has_uri and "sha256" in app:
         yield (
             (*where, "sha256"),
             "only for app.uri; an app folder in the repository is versioned by Git",

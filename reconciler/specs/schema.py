@@ -21,15 +21,16 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 from yaml.nodes import Node
 
-from reconciler.specs.yamlsafe import (
-    Finding,
+from reconciler.specs.fastcheck import Check, compile_schema
+from reconciler.specs.nodes import (
     Path,
     field_name,
     is_yaml11_bool_word,
-    key_node_at,
+    locate,
     node_at,
     scalar_text,
 )
+from reconciler.specs.yamlsafe import Finding
 
 SCHEMA_PATH = FsPath(__file__).resolve().parents[2] / "schema" / "federation-spec.schema.json"
 
@@ -86,35 +87,20 @@ def _validator() -> Validator:
     return _StrictValidator(load_schema())  # type: ignore[no-any-return]
 
 
+@functools.cache
+def _passes() -> Check:
+    return compile_schema(load_schema())
+
+
 def schema_findings(document: Any, root: Node | None) -> list[Finding]:
     """Every schema error in `document`, located through `root` when given."""
+    if _passes()(document):
+        return []
     out: dict[tuple[str, str], Finding] = {}
     for error in _validator().iter_errors(document):
         for finding in _explain(error, root):
             out.setdefault((finding.field, finding.message), finding)
     return list(out.values())
-
-
-def locate(root: Node | None, path: Path, *, key: bool = False) -> tuple[int, int]:
-    """Line and column of the node at `path` (of its key, with `key=True`). A missing field
-    is located at the key of its nearest present ancestor: the parent mapping's line."""
-    if root is None:
-        return 0, 0
-    node = key_node_at(root, path) if key and path else None
-    if node is None:
-        node, found = node_at(root, path)
-        if not found:
-            nearest = _present_prefix(root, path)
-            node = key_node_at(root, nearest) if nearest else None
-            node = node or node_at(root, nearest)[0]
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _present_prefix(root: Node, path: Path) -> Path:
-    for end in range(len(path), 0, -1):
-        if node_at(root, path[:end])[1]:
-            return path[:end]
-    return ()
 
 
 def is_secret(path: Path) -> bool:
@@ -182,7 +168,10 @@ def _message(error: ValidationError, path: Path, root: Node | None) -> str:
 
 def _type_message(expected: str | list[str], instance: Any, got: str, text: str | None) -> str:
     names = [expected] if isinstance(expected, str) else list(expected)
-    wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+    described = [_TYPE_NAMES.get(n, n) for n in names]
+    wanted = " or ".join(
+        [", ".join(described[:-1]), described[-1]] if len(names) > 1 else described
+    )
     return f"expected {wanted}, got {got}{_yaml_hint(names, instance, text)}"
 
 

@@ -9,45 +9,58 @@ limit, text that is not UTF-8, YAML syntax errors, tags beyond plain data (no Py
 objects, no timestamps or binary), duplicate keys, keys that are not strings (including
 YAML 1.1 booleans such as a bare `on:`), alias expansion beyond a node budget ("billion
 laughs"), recursive aliases, nesting deeper than `MAX_DEPTH`, NaN or infinity, and files
-holding zero or several documents. Parsing uses libyaml when PyYAML was built with it.
+holding zero or several documents.
+
+Parsing uses libyaml when PyYAML was built with it; the data is then built here in one
+pass over the nodes (checks included) instead of by PyYAML's constructor, which is both
+slower and blind to the checks above.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.specs.nodes import Path, field_name, is_yaml11_bool_word
 
 MAX_FILE_BYTES = 256 * 1024  # a spec is a few kilobytes; anything near this is a mistake
 MAX_NODES = 100_000  # nodes after alias expansion
 MAX_DEPTH = 32  # a spec nests about 6 deep
 
-Path = tuple[str | int, ...]
-
 _TAG = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _TAG + "str", _TAG + "map", _TAG + "seq", _TAG + "merge"
-_PLAIN_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq"))
+_NULL, _BOOL, _INT, _FLOAT = _TAG + "null", _TAG + "bool", _TAG + "int", _TAG + "float"
 # Implicit resolvers we drop, so that these plain words stay strings: dates would not
 # survive a round trip through JSON, and '=' / '!' would resolve to tags no one can load.
 _DROPPED_RESOLVERS = frozenset(_TAG + t for t in ("timestamp", "value", "yaml"))
-# The words YAML 1.1 reads as booleans that people mean as strings (true/false are meant).
-_YAML11_BOOLS = re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
-_SCALARS = yaml.constructor.SafeConstructor()  # builds single scalars for the checks below
+_RESOLVE_CACHE_MAX = 8192
+_SCALARS = yaml.constructor.SafeConstructor()  # reads single int/float/bool scalars
 
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader (libyaml when available) with the resolvers above removed."""
+class SpecLoader(_BaseLoader):  # type: ignore[misc]
+    """SafeLoader (libyaml when available) with the resolvers above removed, and tag
+    resolution cached: spec files repeat the same keys, and resolving is regex work."""
 
     yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
         for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
+    _resolved: dict[tuple[Any, ...], str] = {}
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) >= _RESOLVE_CACHE_MAX:
+                self._resolved.clear()
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
 
 
 @dataclass(frozen=True)
@@ -78,16 +91,11 @@ class YamlRejected(Exception):
 
 def parse_document(content: bytes) -> Parsed:
     """Load exactly one YAML document from `content`; raise `YamlRejected` otherwise."""
-    text = _decode(content)
-    node = _compose_single(text)
-    findings = _NodeChecker().check(node)
-    if findings:
-        raise YamlRejected(findings)
-    loader = _Loader("")
-    try:
-        data = loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        raise YamlRejected([_from_yaml_error(exc, text)]) from None
+    node = _compose_single(_decode(content))
+    builder = _Builder()
+    data = builder.build(node)
+    if builder.findings:
+        raise YamlRejected(builder.findings)
     return Parsed(data=data, node=node)
 
 
@@ -109,7 +117,7 @@ def _position(prefix: bytes) -> tuple[int, int]:
 
 
 def _compose_single(text: str) -> Node:
-    loader = _Loader(text)
+    loader = SpecLoader(text)
     try:
         if not loader.check_node():
             raise YamlRejected([Finding(1, 1, "", "file is empty: expected one FederationSpec")])
@@ -140,84 +148,100 @@ def _from_yaml_error(exc: yaml.YAMLError, text: str) -> Finding:
     return Finding(0, 0, "", f"YAML error: {type(exc).__name__}")
 
 
-def field_name(path: Path) -> str:
-    """`("spec", "shards", 0, "uri")` -> `spec.shards[0].uri`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
 def _at(node: Node, path: Path, message: str) -> Finding:
     return Finding(node.start_mark.line + 1, node.start_mark.column + 1, field_name(path), message)
 
 
-class _NodeChecker:
-    """One walk over the node graph, counting nodes as if aliases were expanded."""
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+class _Builder:
+    """Builds plain data from the node graph in one pass, checking as it goes. An alias
+    yields the same object again (as PyYAML does) but counts its full size again, so a
+    "billion laughs" file stops at `MAX_NODES` instead of exhausting what reads it."""
 
     def __init__(self) -> None:
         self.findings: list[Finding] = []
-        self.sizes: dict[int, int] = {}  # expanded size of each node seen, by id
-        self.open: set[int] = set()  # nodes on the current path: seeing one again is a cycle
+        self.done: dict[int, tuple[Any, int]] = {}  # id(node) -> (value, expanded size)
+        self.open: set[int] = set()  # nodes being built: meeting one again is a cycle
 
-    def check(self, root: Node) -> list[Finding]:
+    def build(self, root: Node) -> Any:
         try:
-            self._size(root, (), 0)
+            return self._node(root, (), 0)[0]
         except YamlRejected as exc:
-            return [*self.findings, *exc.findings]
-        return self.findings
+            self.findings.extend(exc.findings)
+            return None
 
-    def _size(self, node: Node, path: Path, depth: int) -> int:
-        known = self.sizes.get(id(node))
-        if known is not None:
-            return known
+    def _node(self, node: Node, path: Path, depth: int) -> tuple[Any, int]:
+        if isinstance(node, ScalarNode):  # most nodes; cheap to build again when aliased
+            return (node.value if node.tag == _STR else self._scalar(node, path)), 1
+        done = self.done.get(id(node))
+        if done is not None:
+            return done
         if id(node) in self.open:
             raise YamlRejected([_at(node, path, "an alias refers to the node that contains it")])
         if depth > MAX_DEPTH:
             raise YamlRejected([_at(node, path, f"nested deeper than {MAX_DEPTH} levels")])
         self.open.add(id(node))
-        size = 1 + self._children(node, path, depth + 1)
-        self.open.discard(id(node))
-        if size > MAX_NODES:
-            message = f"aliases expand to more than {MAX_NODES} nodes"
-            raise YamlRejected([_at(node, path, message)])
-        self.sizes[id(node)] = size
-        return size
-
-    def _children(self, node: Node, path: Path, depth: int) -> int:
-        if isinstance(node, ScalarNode):
-            self._check_scalar(node, path)
-            return 0
-        if isinstance(node, SequenceNode):
-            self._check_tag(node, path, _SEQ)
-            return sum(self._size(item, (*path, i), depth) for i, item in enumerate(node.value))
         if isinstance(node, MappingNode):
-            self._check_tag(node, path, _MAP)
-            return self._mapping(node, path, depth)
-        return 0
+            built = self._mapping(node, path, depth + 1)
+        else:
+            built = self._sequence(cast(SequenceNode, node), path, depth + 1)
+        self.open.discard(id(node))
+        if built[1] > MAX_NODES:
+            raise YamlRejected([_at(node, path, f"aliases expand to more than {MAX_NODES} nodes")])
+        self.done[id(node)] = built
+        return built
 
-    def _mapping(self, node: MappingNode, path: Path, depth: int) -> int:
-        seen: dict[str, Node] = {}
-        total = 0
+    def _sequence(self, node: SequenceNode, path: Path, depth: int) -> tuple[Any, int]:
+        self._check_tag(node, path, _SEQ)
+        items, size = [], 1
+        for i, item in enumerate(node.value):
+            value, n = self._node(item, (*path, i), depth)
+            items.append(value)
+            size += n
+        return items, size
+
+    def _mapping(self, node: MappingNode, path: Path, depth: int) -> tuple[Any, int]:
+        self._check_tag(node, path, _MAP)
+        out: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        keys: dict[str, Node] = {}
+        size = 1
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                total += self._size(value_node, path, depth)
-                continue
-            key = self._key(key_node, path)
-            if key is not None and key in seen:
-                first = seen[key].start_mark.line + 1
-                self.findings.append(
-                    _at(key_node, (*path, key), f"duplicate key '{key}' (first on line {first})")
-                )
-            elif key is not None:
-                seen[key] = key_node
-            total += 1 + self._size(value_node, (*path, key if key is not None else "?"), depth)
-        return total
+                value, n = self._node(value_node, path, depth)
+                self._merge(value, merged, value_node, path)
+            else:
+                key = self._key(key_node, keys, path)
+                value, n = self._node(value_node, (*path, key or "?"), depth)
+                if key is not None:
+                    out[key] = value
+            size += n + 1
+        if merged:  # keys written in the mapping itself win over merged ones
+            out = {**{k: v for k, v in merged.items() if k not in out}, **out}
+        return out, size
 
-    def _key(self, key_node: Node, path: Path) -> str | None:
+    def _merge(self, value: Any, into: dict[str, Any], node: Node, path: Path) -> None:
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if not isinstance(source, dict):
+                self.findings.append(_at(node, path, "<< merges a mapping or a list of mappings"))
+                return
+            for key, item in source.items():
+                into.setdefault(key, item)  # the first source to name a key wins
+
+    def _key(self, key_node: Node, seen: dict[str, Node], path: Path) -> str | None:
         if isinstance(key_node, ScalarNode) and key_node.tag == _STR:
-            return str(key_node.value)
-        if isinstance(key_node, ScalarNode) and _YAML11_BOOLS.match(key_node.value):
+            key = str(key_node.value)
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                message = f"duplicate key '{key}' (first on line {first})"
+                self.findings.append(_at(key_node, (*path, key), message))
+            seen.setdefault(key, key_node)
+            return key
+        if isinstance(key_node, ScalarNode) and is_yaml11_bool_word(key_node.value):
             text = key_node.value
             message = f"YAML 1.1 reads the key {text} as a boolean; quote it: '{text}'"
         elif isinstance(key_node, ScalarNode):
@@ -232,116 +256,24 @@ class _NodeChecker:
             message = f"tag {_short(node.tag)} is not allowed in a spec (plain data only)"
             self.findings.append(_at(node, path, message))
 
-    def _check_scalar(self, node: ScalarNode, path: Path) -> None:
-        if node.tag not in _PLAIN_TAGS:
-            message = f"tag {_short(node.tag)} is not allowed in a spec (plain data only)"
+    def _scalar(self, node: ScalarNode, path: Path) -> Any:
+        tag = node.tag
+        if tag == _NULL:
+            return None
+        readers = {
+            _BOOL: _SCALARS.construct_yaml_bool,
+            _INT: _SCALARS.construct_yaml_int,
+            _FLOAT: _SCALARS.construct_yaml_float,
+        }
+        if tag not in readers:
+            message = f"tag {_short(tag)} is not allowed in a spec (plain data only)"
             self.findings.append(_at(node, path, message))
-        elif node.tag == _TAG + "float" and not math.isfinite(_SCALARS.construct_yaml_float(node)):
+            return None
+        try:
+            value = readers[tag](node)
+        except (ValueError, KeyError):
+            self.findings.append(_at(node, path, f"cannot read this value as {_short(tag)}"))
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
             self.findings.append(_at(node, path, "NaN and infinity are not allowed"))
-
-
-def _short(tag: str) -> str:
-    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
-
-
-def scalar_text(node: Node) -> str | None:
-    """The source text of a plain (unquoted) scalar, for explaining YAML 1.1 surprises."""
-    if isinstance(node, ScalarNode) and node.style is None:
-        return str(node.value)
-    return None
-
-
-def node_at(root: Node, path: Path) -> tuple[Node, bool]:
-    """The node at `path`, or its nearest ancestor; the flag says whether it was found."""
-    node = root
-    for part in path:
-        child = _child(node, part)
-        if child is None:
-            return node, False
-        node = child
-    return node, True
-
-
-def key_node_at(root: Node, path: Path) -> Node | None:
-    """The key node naming the last element of `path` in its mapping."""
-    parent, found = node_at(root, path[:-1])
-    if not found or not isinstance(parent, MappingNode):
-        return None
-    for key_node, _ in reversed(parent.value):
-        if isinstance(key_node, ScalarNode) and key_node.value == path[-1]:
-            return key_node
-    return None
-
-
-def _child(node: Node, part: str | int) -> Node | None:
-    if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        child: Node = node.value[part]
-        return child
-    if isinstance(node, MappingNode) and isinstance(part, str):
-        # Last wins, as in the constructed mapping (merged keys come first after flattening).
-        for key_node, value_node in reversed(node.value):
-            if isinstance(key_node, ScalarNode) and key_node.value == part:
-                found: Node = value_node
-                return found
-    return None
-
-
-def is_yaml11_bool_word(text: str | None) -> bool:
-    return text is not None and _YAML11_BOOLS.match(text) is not None
-
-
-@dataclass
-class _Frame:
-    """An open collection while reading events: `under` is the key it sits under."""
-
-    is_map: bool
-    under: str | None
-    key: str | None = None
-    awaiting_key: bool = True
-
-
-def salvage_name(content: bytes) -> str | None:
-    """`metadata.name` read from the parse events before a file's first error, so that a
-    broken file still says which federation it means. Best effort: None when not reached."""
-    text = content[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
-    loader = _Loader(text)
-    frames: list[_Frame] = []
-    try:
-        while True:
-            event = loader.get_event()
-            if isinstance(event, yaml.DocumentEndEvent | yaml.StreamEndEvent):
-                return None
-            found = _follow(event, frames)
-            if found is not None:
-                return found or None
-    except yaml.YAMLError:
-        return None
-    finally:
-        loader.dispose()
-
-
-def _follow(event: yaml.Event, frames: list[_Frame]) -> str | None:
-    """Track the open collections; return the name when `event` is it, "" to give up."""
-    top = frames[-1] if frames else None
-    if isinstance(event, yaml.CollectionEndEvent):
-        frames.pop()
-        if frames:
-            frames[-1].awaiting_key = True
-        return None
-    if not isinstance(event, yaml.NodeEvent):
-        return None
-    if top is not None and top.is_map and top.awaiting_key:
-        if not isinstance(event, yaml.ScalarEvent):
-            return ""  # a complex key: no spec has one, stop guessing
-        top.key, top.awaiting_key = event.value, False
-        return None
-    if isinstance(event, yaml.CollectionStartEvent):
-        under = top.key if top is not None and top.is_map else None
-        frames.append(_Frame(is_map=isinstance(event, yaml.MappingStartEvent), under=under))
-        return None
-    if top is not None:
-        top.awaiting_key = top.is_map
-    in_metadata = len(frames) == 2 and frames[0].is_map and frames[1].under == "metadata"
-    if in_metadata and top is not None and top.is_map and top.key == "name":
-        return event.value if isinstance(event, yaml.ScalarEvent) and event.value else ""
-    return None
+        return value

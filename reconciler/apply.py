@@ -123,7 +123,11 @@ class Applier:
     # --- actions ------------------------------------------------------------------------
 
     def _start(self, action: Action) -> None:
-        record = self._existing(action.key) or self.store.create(_spec(action))
+        record = self._existing(action.key)
+        if record is None:
+            record = self.store.create(_spec(action))
+        elif action.changes:  # changed while Pending: launch the new generation
+            record = self._record_spec(record, action, to=None)
         self._launch(record, resume=False)
 
     def _update(self, action: Action) -> None:

@@ -152,6 +152,8 @@ def _existing(
         return control
     if changes:
         return _changed(key, spec, record, changes)
+    if record.phase is Phase.PENDING:
+        return Action(ActionKind.START, key, "recorded but never started", spec)
     if runtime_known:
         return _from_runtime(key, record, run, options)
     return None
@@ -169,7 +171,8 @@ def _control(
         return Action(ActionKind.STOP, key, "stop requested in the spec", spec, changes)
     if phase.terminal:
         return None
-    replacing = any(c.forces_replacement for c in changes)
+    # Nothing runs yet in Pending, so nothing needs replacing before a pause.
+    replacing = phase is not Phase.PENDING and any(c.forces_replacement for c in changes)
     if spec.paused and phase is not Phase.PAUSED and not replacing:
         return Action(ActionKind.PAUSE, key, "paused: true in the spec", spec, changes)
     if not spec.paused and phase is Phase.PAUSED and not replacing:
@@ -184,6 +187,8 @@ def _changed(
     changes: tuple[FieldChange, ...],
 ) -> Action:
     forcing = [c.path for c in changes if c.forces_replacement]
+    if record.phase is Phase.PENDING:
+        return Action(ActionKind.START, key, "spec changed before the first run", spec, changes)
     if record.phase.terminal and not (spec.paused or spec.stop_requested):
         return Action(
             ActionKind.REPLACE,
@@ -206,8 +211,6 @@ def _from_runtime(
     options: PlanOptions,
 ) -> Action | None:
     """Recover, fail or complete federations whose Flower run ended without telling us."""
-    if record.phase is Phase.PENDING:
-        return Action(ActionKind.START, key, "recorded but never started")
     if record.phase not in (Phase.STARTING, Phase.RUNNING):
         return None
     current = (record.run_generation or record.generation, record.attempt)

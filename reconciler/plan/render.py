@@ -57,15 +57,13 @@ def _headline(plan: Plan) -> str:
 
 
 def to_text(plan: Plan) -> str:
-    out = []
-    if plan.revision:
-        out.append(f"Plan for revision {plan.revision[:12]}\n")
+    out = [f"Plan for revision {plan.revision[:12]}", ""] if plan.revision else []
     for action in plan.actions:
         out.append(f"{action.kind.marker:>3} {action.key}  ({action.reason})")
         out += [f"      {line}" for line in _details(action)]
     for problem in plan.unclaimed_problems:
         out.append(f"  ! {problem}")
-    if out:
+    if plan.actions or plan.unclaimed_problems:
         out.append("")
     out.append(_headline(plan))
     return "\n".join(out) + "\n"

@@ -60,7 +60,7 @@ def at_rest(phase: Phase, **changes: object) -> FederationSpec:
     return spec(**changes, paused=True) if phase is Phase.PAUSED else spec(**changes)
 
 
-@pytest.mark.parametrize("phase", list(Phase))
+@pytest.mark.parametrize("phase", [p for p in Phase if p is not Phase.PENDING])
 def test_unchanged_spec_needs_nothing_when_runtime_unknown(phase: Phase) -> None:
     s = at_rest(phase)
     assert decide(s, record(s, phase)) is None
@@ -94,7 +94,7 @@ def test_stop_requested_on_finished_federation_records_spec_only(phase: Phase) -
     assert decide(spec(stop=True), record(spec(), phase)) is ActionKind.UPDATE
 
 
-@pytest.mark.parametrize("phase", [*ACTIVE, Phase.PAUSED])
+@pytest.mark.parametrize("phase", [Phase.STARTING, Phase.RUNNING, Phase.PAUSED])
 def test_more_rounds_is_an_update_in_place(phase: Phase) -> None:
     before = at_rest(phase)
     assert decide(at_rest(phase, rounds__total=10), record(before, phase)) is ActionKind.UPDATE
@@ -120,7 +120,7 @@ def test_unpausing_with_more_rounds_resumes_with_the_change() -> None:
         {"privacy": {"dp": {"enabled": True, "epsilon": 1.0, "delta": 1e-5}}},
     ],
 )
-@pytest.mark.parametrize("phase", [*ACTIVE, Phase.PAUSED])
+@pytest.mark.parametrize("phase", [Phase.STARTING, Phase.RUNNING, Phase.PAUSED])
 def test_changes_to_what_is_trained_force_replacement(phase: Phase, change: dict) -> None:
     ((field, value),) = change.items()
     assert decide(spec(**{field: value}), record(spec(), phase)) is ActionKind.REPLACE
@@ -206,8 +206,12 @@ def test_run_that_ends_early_is_recovered() -> None:
     assert kind is ActionKind.RECOVER
 
 
+def test_pending_record_with_a_new_spec_starts_the_new_spec() -> None:
+    assert decide(spec(rounds__total=8), record(spec(), Phase.PENDING)) is ActionKind.START
+
+
 def test_pending_record_is_started_again() -> None:
-    assert decide(spec(), record(spec(), Phase.PENDING), runtime_known=True) is ActionKind.START
+    assert decide(spec(), record(spec(), Phase.PENDING)) is ActionKind.START
 
 
 @pytest.mark.parametrize("phase", [Phase.PAUSED, *TERMINAL])

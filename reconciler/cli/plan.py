@@ -1,0 +1,147 @@
+"""`reconciler plan [PATH]`: what the daemon would do, without doing it.
+
+    reconciler plan [PATH] [--against db|status|REV] [--output text|markdown|json] [--prune]
+
+Desired state: the specs under PATH's repository (work tree). Recorded state, by
+`--against`: `db` (PostgreSQL at --database-url / $DATABASE_URL, else the embedded one),
+`status` (the reports committed under status/: no database needed, for PR checks), or a Git
+revision such as `origin/main` (the specs there, as if applied: "what does this PR change").
+Exit codes: 0 no changes, 1 changes, 2 errors (invalid specs included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli import EXIT_ERROR
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("plan", help="show what the reconciler would change", description=__doc__)
+    p.add_argument("path", nargs="?", default=".", help="repository or spec folder (default: .)")
+    p.add_argument("--against", default="status", metavar="db|status|REV")
+    p.add_argument("--output", "-o", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--prune", action="store_true", help="deleted files stop their federation")
+    p.add_argument("--database-url", help="with --against db (default: $DATABASE_URL)")
+    p.set_defaults(handler=run)
+
+
+class PlanError(Exception):
+    """Recorded state could not be read: the plan would be a guess (exit 2)."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.cli.validate import UsageError, find_target
+    from reconciler.plan import PlanOptions, plan
+    from reconciler.plan.render import RENDERERS
+    from reconciler.specs import load_repo
+
+    try:
+        root = find_target(Path(args.path)).root
+        desired = load_repo(root, revision=_head(root))
+        recorded = _recorded(root, args)
+    except (UsageError, PlanError, OSError) as exc:
+        print(f"reconciler plan: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    result = plan(desired, recorded, None, PlanOptions(prune=args.prune))
+    sys.stdout.write(RENDERERS[args.output](result))
+    return result.exit_code
+
+
+def _recorded(root: Path, args: argparse.Namespace) -> Mapping[Any, Any]:
+    if args.against == "db":
+        return _from_db(args.database_url)
+    if args.against == "status":
+        return _from_status(root)
+    return _from_revision(root, args.against)
+
+
+def _from_db(url: str | None) -> Mapping[Any, Any]:
+    from reconciler.store import Store, StoreError, database_url
+
+    env = {**os.environ, **({"DATABASE_URL": url} if url else {})}
+    try:
+        dsn, _ = database_url(env, create=False)
+        with Store.connect(dsn) as store:
+            return store.load_recorded()
+    except StoreError as exc:
+        raise PlanError(str(exc)) from None
+
+
+def _from_status(root: Path) -> Mapping[Any, Any]:
+    """Status reports in the work tree; documents recovered from Git where possible."""
+    from reconciler.report import StatusFormatError, read_status_files
+
+    folder = root / "status"
+    files = {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*.yaml"))
+        if p.is_file() and not p.is_symlink()
+    }
+    try:
+        recorded = read_status_files(files)
+    except StatusFormatError as exc:
+        raise PlanError(str(exc)) from None
+    return _with_documents(root, recorded, files)
+
+
+def _with_documents(
+    root: Path, recorded: Mapping[Any, Any], files: Mapping[str, bytes]
+) -> Mapping[Any, Any]:
+    """Fill each record's spec document from the revision its report names, so the plan can
+    diff field by field; a record whose spec cannot be found keeps its digest only."""
+    import dataclasses
+
+    import yaml
+
+    from reconciler.source import SourceError, read_files_at
+    from reconciler.specs import load_files
+
+    revisions: dict[str, str] = {}
+    for content in files.values():
+        doc = yaml.safe_load(content) or {}
+        status, meta = doc.get("status") or {}, doc.get("metadata") or {}
+        if status.get("revision"):
+            revisions[f"{meta.get('tenant')}/{meta.get('name')}"] = str(status["revision"])
+    filled = dict(recorded)
+    for rev in set(revisions.values()):
+        try:
+            specs = load_files(read_files_at(root, rev)).specs
+        except SourceError:
+            continue  # e.g. a shallow clone without that commit
+        for key, spec in specs.items():
+            record = filled.get(key)
+            if (
+                record is not None
+                and revisions.get(str(key)) == rev
+                and spec.digest == record.digest
+            ):
+                filled[key] = dataclasses.replace(record, document=spec.document)
+    return filled
+
+
+def _from_revision(root: Path, rev: str) -> Mapping[Any, Any]:
+    from reconciler.plan import plan, simulate
+    from reconciler.source import SourceError, read_files_at
+    from reconciler.specs import load_files
+
+    try:
+        base = load_files(read_files_at(root, rev), revision=rev)
+    except SourceError as exc:
+        raise PlanError(f"cannot read specs at {rev}: {exc}") from None
+    return simulate({}, plan(base, {}))
+
+
+def _head(root: Path) -> str | None:
+    from reconciler.source import SourceError
+    from reconciler.source.trees import resolve_commit
+
+    try:
+        return resolve_commit(root, "HEAD")
+    except SourceError:
+        return None

@@ -59,6 +59,9 @@ class Database:
                 min_size=min_size,
                 max_size=max_size,
                 timeout=timeout,
+                # One empty query per checkout: after a server restart or a killed backend
+                # the next call gets a fresh connection instead of an error.
+                check=ConnectionPool.check_connection,
                 name="thunderline-store",
                 open=True,
             )

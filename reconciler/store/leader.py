@@ -11,7 +11,7 @@ Failover timing (see docs/store.md): when the leader's process or connection die
 over within one `poll` interval. When the leader's host vanishes without closing the socket,
 the server notices through TCP keepalives set for this session (idle 5 s, then 3 probes 2 s
 apart: about 11 s); the old leader's own `is_held()` fails sooner (libpq `tcp_user_timeout`
-5 s), so it stops acting before a standby can start.
+5 s, client keepalives about 9 s), so it stops acting before a standby can start.
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ shared by the whole session, and a fresh progress endpoint per test."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flower_harness import (
     SECRET,
+    Endpoint,
+    Finished,
     RecordingSink,
     digits_document,
     make_repo,
@@ -40,26 +41,11 @@ def runtime(local_flower: LocalFlower) -> Iterator[FlowerRuntime]:
     driver.close()
 
 
-@dataclass
-class Endpoint:
-    sink: RecordingSink
-    url: str
-
-
 @pytest.fixture
 def endpoint() -> Iterator[Endpoint]:
     sink = RecordingSink()
     with ProgressServer(sink, SECRET) as server:
         yield Endpoint(sink, server.url)
-
-
-@dataclass
-class Finished:
-    """A 3-round federation run to completion (generation 1, attempt 1)."""
-
-    run_id: int
-    status: tuple[str, str, str]
-    sink: RecordingSink
 
 
 @pytest.fixture(scope="session")

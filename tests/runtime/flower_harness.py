@@ -102,6 +102,23 @@ class RecordingSink:
         return [r for r in self.of() if r.kind == kind][-1]
 
 
+@dataclass
+class Endpoint:
+    """A progress endpoint on loopback and the sink behind it."""
+
+    sink: RecordingSink
+    url: str
+
+
+@dataclass
+class Finished:
+    """A federation run to completion: its id, final Flower status, and its reports."""
+
+    run_id: int
+    status: tuple[str, str, str]
+    sink: RecordingSink
+
+
 def _is_client(r: ProgressReport) -> bool:
     return r.kind in (ReportKind.CLIENT_JOINED, ReportKind.CLIENT_DROPPED)
 

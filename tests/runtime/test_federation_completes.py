@@ -8,8 +8,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import Finished
-from flower_harness import KEY, digits_document, request, sha256
+from flower_harness import KEY, Finished, digits_document, request, sha256
 
 from reconciler.flowerapp import model
 from reconciler.flowerapp.data import load_xy

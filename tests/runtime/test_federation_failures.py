@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Endpoint
-from flower_harness import digits_document, request, wait_finished
+from flower_harness import Endpoint, digits_document, request, wait_finished
 
 from reconciler.runtime.base import RunRejected
 from reconciler.runtime.flower import FlowerRuntime

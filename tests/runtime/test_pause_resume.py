@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Endpoint, Finished
-from flower_harness import digits_document, request, wait_finished
+from flower_harness import Endpoint, Finished, digits_document, request, wait_finished
 
 from reconciler.runtime.base import Artifact
 from reconciler.runtime.flower import FlowerRuntime

@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Endpoint
-from flower_harness import digits_document, request, wait_finished
+from flower_harness import Endpoint, digits_document, request, wait_finished
 
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.progress import Directive, ReportKind

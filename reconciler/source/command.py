@@ -53,7 +53,7 @@ def run_git(
         with tempfile.TemporaryFile() as stream:
             stream.write(stdin)
             stream.seek(0)
-            return _execute(runner, args, full_env, timeout, stream)  # type: ignore[arg-type]
+            return _execute(runner, args, full_env, timeout, stream)
     except git.GitCommandError as exc:
         raise _failure(args, exc.status, exc.stderr, exc.stdout, secrets) from None
     except (git.GitCommandNotFound, OSError) as exc:
@@ -82,12 +82,25 @@ def _execute(
 def _failure(
     args: tuple[str, ...], status: object, stderr: object, stdout: object, secrets: tuple[str, ...]
 ) -> GitFailed:
-    text = _scrub(_as_text(stderr), secrets)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    meaningful = [ln for ln in lines if not ln.startswith("hint:")] or lines
-    detail = meaningful[-1] if meaningful else "failed without a message"
+    out = _scrub(_as_text(stdout), secrets)
+    detail = _detail(_scrub(_as_text(stderr), secrets), out)
     code = status if isinstance(status, int) else None
-    return GitFailed(args[0], detail, status=code, stdout=_scrub(_as_text(stdout), secrets))
+    return GitFailed(args[0], detail, status=code, stdout=out)
+
+
+def _detail(stderr: str, stdout: str) -> str:
+    """The most telling line: a push's porcelain rejection ("[rejected] (fetch first)"),
+    else git's first error or fatal line, else its last line that is not a hint."""
+    for line in stdout.splitlines():
+        if line.startswith("!"):
+            return line.split("\t")[-1].strip()
+    lines = [ln.strip().removeprefix("remote: ") for ln in stderr.splitlines() if ln.strip()]
+    for at, line in enumerate(lines):
+        if line.startswith(("fatal:", "error:")):
+            # "fatal: unable to connect to host:" continues on the next line
+            return f"{line} {lines[at + 1]}" if line.endswith(":") and at + 1 < len(lines) else line
+    plain = [ln for ln in lines if not ln.startswith("hint:")]
+    return plain[-1] if plain else "failed without a message"
 
 
 def _as_text(value: object) -> str:

@@ -161,6 +161,14 @@ def test_remote_down_fails_after_bounded_retries(tmp_path: Path) -> None:
     assert all(0.05 <= s <= 0.6 for s in sleeps)
 
 
+def test_a_refusing_remote_is_named_with_its_reason(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, SPECS)
+    writer = StatusWriter(tmp_path / "w", remote=str(remote.clone), retry_delays=(0.01,))
+
+    with pytest.raises(StatusPushFailed, match=r"after 2 attempts: .*currently checked out"):
+        writer.write(render_status([status()]), message="m")  # a non-bare repo on main
+
+
 def test_push_through_git_daemon(tmp_path: Path, git_daemon: GitDaemon) -> None:
     remote = make_remote(tmp_path, SPECS)
     served = git_daemon.base / "specs.git"

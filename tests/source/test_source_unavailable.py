@@ -50,8 +50,9 @@ def test_git_daemon_stopped_then_back(tmp_path: Path, git_daemon: GitDaemon) -> 
 
     git_daemon.stop()
     for _ in range(2):
-        with pytest.raises(SourceUnavailable, match=re.escape(f"from {url}")):
+        with pytest.raises(SourceUnavailable, match=re.escape(f"from {url}")) as caught:
             source.fetch()
+        assert "Connection refused" in str(caught.value)
     assert source.revision == good.revision
     assert (good.root / "specs/t/a.yaml").read_text() == SPEC
 

@@ -59,6 +59,7 @@ def test_what_signals_a_change(
     assert layout.signals_change(str(tmp_path / relative), worktree=worktree) is expected
 
 
+@pytest.mark.git
 def test_bare_repository_layout(tmp_path: Path) -> None:
     git(tmp_path, "init", "--quiet", "--bare", "r.git")
     layout = RepositoryLayout.of(tmp_path / "r.git")

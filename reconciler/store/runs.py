@@ -94,5 +94,5 @@ class Runs(Database):
 def _run(key: FederationKey, row: tuple[Any, ...]) -> RunRecord:
     run_id, generation, attempt, status, sub_status, details, created, updated = row
     return RunRecord(
-        key, run_id, generation, attempt, status, sub_status, details, created, updated
+        key, int(run_id), generation, attempt, status, sub_status, details, created, updated
     )

@@ -14,6 +14,8 @@ from tests.store.conftest import unique_spec, walk
 pytestmark = pytest.mark.pg
 
 SHA = "ab" * 32
+# Flower run ids are unsigned 64-bit: half of them do not fit PostgreSQL's bigint.
+RUN_ID = 18_246_744_073_709_551_610
 
 
 def _running(store: Store) -> FederationKey:
@@ -117,13 +119,13 @@ def test_runs_are_recorded_once_and_found_again_after_a_crash(shared_store: Stor
     store = shared_store
     key = _running(store)
 
-    store.record_run(key, generation=1, attempt=1, run_id=424242, status="pending")
-    store.record_run(key, generation=1, attempt=1, run_id=424242, status="pending")
+    store.record_run(key, generation=1, attempt=1, run_id=RUN_ID, status="pending")
+    store.record_run(key, generation=1, attempt=1, run_id=RUN_ID, status="pending")
     with pytest.raises(ConflictError):
         store.record_run(key, generation=1, attempt=1, run_id=515151, status="pending")
-    store.update_run_status(424242, "finished", "completed", "all rounds done")
+    store.update_run_status(RUN_ID, "finished", "completed", "all rounds done")
 
-    assert store.run_for(key, 1, 1) == 424242
+    assert store.run_for(key, 1, 1) == RUN_ID
     assert store.run_for(key, 1, 2) is None
     [run] = store.runs(key)
     assert (run.status, run.sub_status, run.details) == ("finished", "completed", "all rounds done")

@@ -33,7 +33,7 @@ CREATE TABLE runs (
     federation_id bigint      NOT NULL REFERENCES federations (id) ON DELETE CASCADE,
     generation    integer     NOT NULL,
     attempt       integer     NOT NULL,
-    run_id        bigint      NOT NULL UNIQUE,
+    run_id        numeric(20) NOT NULL UNIQUE,  -- Flower run ids are unsigned 64-bit
     status        text        NOT NULL,
     sub_status    text        NOT NULL DEFAULT '',
     details       text        NOT NULL DEFAULT '',

@@ -57,18 +57,16 @@ def plan(
         )
         if action is not None:
             actions.append(action)
-    claimed_files = set(desired.claimed)
+    known = (
+        set(desired.claimed) | {r.path for r in recorded.values()} if desired.problems else set()
+    )
     unclaimed = tuple(
         problem
         for file, problems in sorted(desired.problems.items())
-        if file not in claimed_files and not _recorded_at(file, recorded)
+        if file not in known
         for problem in problems
     )
     return Plan(tuple(actions), desired.revision, unclaimed)
-
-
-def _recorded_at(file: str, recorded: Mapping[FederationKey, RecordedFederation]) -> bool:
-    return any(r.path == file for r in recorded.values())
 
 
 def _problems_by_key(

@@ -13,12 +13,15 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from reconciler.model import SpecProblem
+    from reconciler.specs import FileResult
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -98,20 +101,38 @@ def _find_root(folder: Path) -> Path | None:
 
 def _validate(targets: list[Target]) -> tuple[int, list[SpecProblem]]:
     """Files checked and their problems (file names as the user should see them)."""
-    from reconciler.specs import assemble, check_files, read_specs
+    from reconciler.specs import duplicate_problems, scan_specs
+    from reconciler.specs.parallel import map_chunks
 
     checked, problems = 0, []
     roots = {t.root: [u.selection for u in targets if u.root == t.root] for t in targets}
     for root, selections in roots.items():
-        files, unreadable = read_specs(root)
-        items = sorted(files.items())
-        results = check_files(items, workers=os.cpu_count() or 1)
-        state = assemble(results)
-        found = [p for ps in state.problems.values() for p in ps] + unreadable
-        paths = {*files, *(p.file for p in unreadable)}
-        checked += sum(1 for path in paths if _selected(path, selections))
+        paths, unreadable = scan_specs(root)
+        results = map_chunks(partial(_check_paths, root), paths, workers=os.cpu_count() or 1)
+        duplicates = duplicate_problems(results)
+        found = [p for r in results for p in r.problems + duplicates.get(r.path, ())]
+        found += unreadable
+        checked += sum(
+            1 for p in {*paths, *(u.file for u in unreadable)} if _selected(p, selections)
+        )
         problems += [_shown(root, p) for p in found if _selected(p.file, selections)]
     return checked, sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
+
+
+def _check_paths(root: Path, paths: Sequence[str]) -> list[FileResult]:
+    """Read and check files (in a worker process); documents stay behind, only verdicts
+    travel back."""
+    from reconciler.model import SpecProblem
+    from reconciler.specs import FileResult, check_file, read_spec
+
+    results = []
+    for path in paths:
+        content = read_spec(root, path)
+        if isinstance(content, SpecProblem):
+            results.append(FileResult(path, None, None, (content,)))
+        else:
+            results.append(replace(check_file(path, content), document=None))
+    return results
 
 
 def _selected(path: str, selections: list[str]) -> bool:

@@ -11,9 +11,12 @@ from reconciler.specs.layout import is_spec_path
 from reconciler.specs.repo import (
     assemble,
     check_files,
+    duplicate_problems,
     load_files,
     load_repo,
+    read_spec,
     read_specs,
+    scan_specs,
     spec_paths,
 )
 from reconciler.specs.schema import SCHEMA_PATH, SchemaUnavailable, load_schema
@@ -27,11 +30,14 @@ __all__ = [
     "assemble",
     "check_file",
     "check_files",
+    "duplicate_problems",
     "is_spec_path",
     "load_files",
     "load_repo",
     "load_schema",
+    "read_spec",
     "read_specs",
+    "scan_specs",
     "spec_paths",
     "validate_document",
 ]

@@ -113,6 +113,8 @@ class _Compiler:
 
     def _k_type(self, value: str | list[str]) -> Check:
         tests = [_TYPES[t] for t in ([value] if isinstance(value, str) else value)]
+        if len(tests) == 1:
+            return tests[0]
         return lambda v: any(test(v) for test in tests)
 
     def _k_enum(self, members: list[Any]) -> Check:

@@ -8,19 +8,17 @@ The daemon, `reconciler plan` and `reconciler validate` all come through here.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
+import stat
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from reconciler.model import DesiredState, FederationKey, FederationSpec, SpecProblem
 from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import SPECS_DIR, is_spec_path
+from reconciler.specs.parallel import map_chunks
 from reconciler.specs.yamlsafe import MAX_FILE_BYTES
-
-PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 
 
 def load_files(
@@ -33,29 +31,23 @@ def load_files(
 
 
 def check_files(items: Sequence[tuple[str, bytes]], *, workers: int = 1) -> list[FileResult]:
-    """`check_file` over (path, content) pairs, in order. Workers are forked, or come
-    from a fork server when the caller runs threads (forking those is unsafe)."""
-    if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
-        return [check_file(path, content) for path, content in items]
-    threaded = threading.active_count() > 1
-    context = multiprocessing.get_context("forkserver" if threaded else "fork")
-    chunk = max(1, len(items) // (workers * 8))
-    with context.Pool(workers) as pool:
-        return pool.starmap(check_file, items, chunksize=chunk)
+    """`check_file` over (path, content) pairs, in order."""
+    return map_chunks(_check_chunk, items, workers=workers)
+
+
+def _check_chunk(items: Sequence[tuple[str, bytes]]) -> list[FileResult]:
+    return [check_file(path, content) for path, content in items]
 
 
 def assemble(results: Iterable[FileResult], *, revision: str | None = None) -> DesiredState:
     """Combine per-file results; two files declaring one (tenant, name) are both invalid."""
     results = list(results)
-    by_key: dict[FederationKey, list[str]] = defaultdict(list)
-    for result in results:
-        if result.key is not None:
-            by_key[result.key].append(result.path)
+    duplicates = duplicate_problems(results)
     specs: dict[FederationKey, FederationSpec] = {}
     problems: dict[str, tuple[SpecProblem, ...]] = {}
     claimed: dict[str, FederationKey] = {}
     for result in results:
-        found = result.problems + _duplicate_problems(result, by_key)
+        found = result.problems + duplicates.get(result.path, ())
         if result.key is not None and not found and result.document is not None:
             specs[result.key] = FederationSpec(result.key, result.path, result.document)
             continue
@@ -65,21 +57,27 @@ def assemble(results: Iterable[FileResult], *, revision: str | None = None) -> D
     return DesiredState(specs=specs, problems=problems, claimed=claimed, revision=revision)
 
 
-def _duplicate_problems(
-    result: FileResult, by_key: Mapping[FederationKey, list[str]]
-) -> tuple[SpecProblem, ...]:
-    if result.key is None:
-        return ()
-    others = [path for path in by_key[result.key] if path != result.path]
-    if not others:
-        return ()
-    message = f"federation {result.key} is also declared in {', '.join(others)}"
-    return (SpecProblem(result.path, *result.name_at, "metadata.name", message),)
+def duplicate_problems(results: Iterable[FileResult]) -> dict[str, tuple[SpecProblem, ...]]:
+    """A problem for every file declaring a (tenant, name) that another file declares too,
+    naming the others; broken files count, since they still claim their key."""
+    by_key: dict[FederationKey, list[FileResult]] = defaultdict(list)
+    for result in results:
+        if result.key is not None:
+            by_key[result.key].append(result)
+    out: dict[str, tuple[SpecProblem, ...]] = {}
+    for key, claimants in by_key.items():
+        for result in claimants if len(claimants) > 1 else ():
+            others = ", ".join(r.path for r in claimants if r is not result)
+            message = f"federation {key} is also declared in {others}"
+            out[result.path] = (
+                SpecProblem(result.path, *result.name_at, "metadata.name", message),
+            )
+    return out
 
 
 def spec_paths(root: Path) -> list[str]:
-    """Repository paths of the YAML files under `root/specs`, sorted; reads no content."""
-    return sorted(path for path, _ in _walk(root) if is_spec_path(path))
+    """Repository paths of the spec files under `root/specs` that may be read, sorted."""
+    return scan_specs(root)[0]
 
 
 def load_repo(root: Path, *, revision: str | None = None, workers: int = 1) -> DesiredState:
@@ -93,45 +91,74 @@ def load_repo(root: Path, *, revision: str | None = None, workers: int = 1) -> D
 
 
 def read_specs(root: Path) -> tuple[dict[str, bytes], list[SpecProblem]]:
-    """Contents of the spec files under `root/specs`, and a problem for each that cannot be
-    read safely. A symlink is followed only when it stays inside the repository."""
+    """Contents of the spec files under `root/specs`, and a problem for each entry that
+    cannot be read safely."""
+    paths, unreadable = scan_specs(root)
     files: dict[str, bytes] = {}
-    unreadable: list[SpecProblem] = []
-    real_root = root.resolve()
-    for path, full in _walk(root):
-        if not is_spec_path(path) and not (full.is_symlink() and full.is_dir()):
-            continue
-        content, problem = _read(path, full, real_root)
-        if problem is not None:
-            unreadable.append(SpecProblem(path, 0, 0, "", problem))
-        elif content is not None and is_spec_path(path):
+    for path in paths:
+        content = read_spec(root, path)
+        if isinstance(content, SpecProblem):
+            unreadable.append(content)
+        else:
             files[path] = content
     return files, unreadable
 
 
-def _walk(root: Path) -> Iterable[tuple[str, Path]]:
-    """(repository path, file system path) for every entry under specs/ that is not a
-    plain folder; symlinked folders are yielded, never descended into."""
+def scan_specs(root: Path) -> tuple[list[str], list[SpecProblem]]:
+    """Sorted paths of the YAML files under `root/specs`, and a problem for each symlink
+    that leads out of the repository or to a folder (neither is ever followed)."""
+    real_root = root.resolve()
     base = root / SPECS_DIR
-    for folder, dirs, names in os.walk(base, followlinks=False):
-        here = Path(folder)
-        for name in sorted(names) + sorted(d for d in dirs if (here / d).is_symlink()):
-            full = here / name
-            yield full.relative_to(root).as_posix(), full
+    if not base.resolve().is_relative_to(real_root):
+        return [], [SpecProblem(SPECS_DIR, 0, 0, "", _OUTSIDE)]
+    paths: list[str] = []
+    problems: list[SpecProblem] = []
+    for path, entry in _entries(base, SPECS_DIR):
+        problem = _symlink_problem(entry, real_root) if entry.is_symlink() else None
+        if problem is not None and (is_spec_path(path) or entry.is_dir()):
+            problems.append(SpecProblem(path, 0, 0, "", problem))
+        elif is_spec_path(path) and not entry.is_dir():
+            paths.append(path)
+    return sorted(paths), problems
 
 
-def _read(path: str, full: Path, real_root: Path) -> tuple[bytes | None, str | None]:
+_OUTSIDE = "symlink points outside the repository; not followed"
+
+
+def _entries(folder: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(repository path, entry) under `folder`, descending only into real folders."""
     try:
-        target = full.resolve(strict=True)
-        if not target.is_relative_to(real_root):
-            return None, "symlink points outside the repository; not followed"
-        if target.is_dir():
-            return None, "symlinked folders are not followed; move the specs into specs/<tenant>/"
-        if not target.is_file():
-            return None, "not a regular file"
-        size = target.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})"
-        return target.read_bytes(), None
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        path = f"{prefix}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            yield from _entries(Path(entry.path), path)
+        else:
+            yield path, entry
+
+
+def _symlink_problem(entry: os.DirEntry[str], real_root: Path) -> str | None:
+    target = Path(entry.path).resolve()
+    if not target.is_relative_to(real_root):
+        return _OUTSIDE
+    if target.is_dir():
+        return "symlinked folders are not followed; move the specs into specs/<tenant>/"
+    return None
+
+
+def read_spec(root: Path, path: str) -> bytes | SpecProblem:
+    """The content of one spec file: a regular file within the size limit."""
+    try:
+        info = os.stat(root / path)
+        if not stat.S_ISREG(info.st_mode):
+            return SpecProblem(path, 0, 0, "", "not a regular file")
+        with open(root / path, "rb") as handle:
+            content = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        return None, f"cannot read: {exc.strerror or type(exc).__name__}"
+        return SpecProblem(path, 0, 0, "", f"cannot read: {exc.strerror or type(exc).__name__}")
+    if len(content) > MAX_FILE_BYTES:
+        message = f"file is too large ({info.st_size} bytes; the limit is {MAX_FILE_BYTES})"
+        return SpecProblem(path, 0, 0, "", message)
+    return content

@@ -46,7 +46,7 @@ _RESERVED_FOLDERS = ("specs", "status")  # the daemon's own inputs and outputs
 
 def rule_findings(document: Any, *, folder_tenant: str | None) -> list[RuleFinding]:
     """All semantic problems of `document`; `folder_tenant` None skips the folder check."""
-    if not isinstance(document, Mapping):
+    if not isinstance(document, dict):
         return []
     out: list[RuleFinding] = []
     for rule in _RULES:
@@ -58,7 +58,7 @@ def _get(document: Any, path: Path) -> Any:
     """The value at `path`, or None when any step is missing or of the wrong type."""
     value = document
     for part in path:
-        if isinstance(part, str) and isinstance(value, Mapping):
+        if isinstance(part, str) and isinstance(value, dict):  # dict, not Mapping: hot path
             value = value.get(part)
         elif isinstance(part, int) and isinstance(value, list) and 0 <= part < len(value):
             value = value[part]
@@ -104,7 +104,7 @@ def _strategy(document: Mapping[str, Any], _folder: str | None) -> Iterator[Rule
     name = _get(document, ("spec", "strategy", "name"))
     params = ("spec", "strategy", "params")
     present = _get(document, params)
-    present = present if isinstance(present, Mapping) else {}
+    present = present if isinstance(present, dict) else {}
     if name == "fedprox" and present.get("proxMu") is None:
         yield (*params, "proxMu"), "required when strategy.name is fedprox"
     if name in ("fedavg", "custom") and "proxMu" in present:
@@ -216,7 +216,7 @@ def _prefix_problem(value: str) -> str | None:
 
 def _app(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFinding]:
     app = _get(document, ("spec", "app"))
-    if not isinstance(app, Mapping):
+    if not isinstance(app, dict):
         return
     where = ("spec", "app")
     has_path, has_uri = app.get("path") is not None, app.get("uri") is not None
@@ -252,7 +252,7 @@ def _shards(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFi
     seen: dict[tuple[str, Any], int] = {}
     for i, shard in enumerate(shards):
         for name in ("uri", "partition"):
-            value = shard.get(name) if isinstance(shard, Mapping) else None
+            value = shard.get(name) if isinstance(shard, dict) else None
             if value is None or isinstance(value, dict | list):
                 continue
             if (name, value) in seen:

@@ -39,6 +39,11 @@ _NULL, _BOOL, _INT, _FLOAT = _TAG + "null", _TAG + "bool", _TAG + "int", _TAG + 
 _DROPPED_RESOLVERS = frozenset(_TAG + t for t in ("timestamp", "value", "yaml"))
 _RESOLVE_CACHE_MAX = 8192
 _SCALARS = yaml.constructor.SafeConstructor()  # reads single int/float/bool scalars
+_READERS = {
+    _BOOL: _SCALARS.construct_yaml_bool,
+    _INT: _SCALARS.construct_yaml_int,
+    _FLOAT: _SCALARS.construct_yaml_float,
+}
 
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -260,11 +265,7 @@ class _Builder:
         tag = node.tag
         if tag == _NULL:
             return None
-        readers = {
-            _BOOL: _SCALARS.construct_yaml_bool,
-            _INT: _SCALARS.construct_yaml_int,
-            _FLOAT: _SCALARS.construct_yaml_float,
-        }
+        readers = _READERS
         if tag not in readers:
             message = f"tag {_short(tag)} is not allowed in a spec (plain data only)"
             self.findings.append(_at(node, path, message))

@@ -14,11 +14,8 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend
 from yaml.nodes import Node
 
 from reconciler.specs.fastcheck import Check, compile_schema
@@ -31,6 +28,10 @@ from reconciler.specs.nodes import (
     scalar_text,
 )
 from reconciler.specs.yamlsafe import Finding
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 SCHEMA_PATH = FsPath(__file__).resolve().parents[2] / "schema" / "federation-spec.schema.json"
 
@@ -76,15 +77,18 @@ def _is_integer(_checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_StrictValidator = extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
-
-
 @functools.cache
 def _validator() -> Validator:
-    return _StrictValidator(load_schema())  # type: ignore[no-any-return]
+    # Imported on first use: valid specs pass the fast path and never need jsonschema,
+    # which keeps `reconciler validate` on a clean repository quick to start.
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    strict = extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    )
+    return strict(load_schema())  # type: ignore[no-any-return]
 
 
 @functools.cache

@@ -158,3 +158,23 @@ def test_python_m_reconciler_validate_passes_on_the_example_specs() -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_big_repositories_are_checked_in_worker_processes_with_the_same_verdicts(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, str | bytes] = {
+        f"specs/t{i % 5}/f{i}.yaml": minimal_document(f"t{i % 5}", f"f{i}") for i in range(450)
+    }
+    files["specs/t1/copy.yaml"] = minimal_document("t1", "f1")
+    root = make_repo(files)
+    monkeypatch.chdir(root)
+
+    code, out, err = run(capsys)
+
+    assert code == 1
+    assert sorted(line.split(":")[0] for line in out.splitlines()) == [
+        "specs/t1/copy.yaml",
+        "specs/t1/f1.yaml",
+    ]
+    assert "of 451 spec file(s)" in err

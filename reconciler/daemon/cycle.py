@@ -33,6 +33,7 @@ class CycleOutcome:
     started_at: datetime
     revision: str | None = None
     desired: DesiredState | None = None
+    spec_revisions: Mapping[str, str] = field(default_factory=dict)  # path -> revision loaded at
     plan: Plan | None = None
     results: list[ActionResult] = field(default_factory=list)
     source_error: str = ""  # the fetch failed; desired state is the last good one
@@ -113,12 +114,14 @@ class Reconciler:
             snapshot = self.source.fetch()
             outcome.revision = snapshot.revision
             outcome.desired = self.desired.refresh(self.source, snapshot.revision)
+            outcome.spec_revisions = self.desired.loaded_at
             self.last_fetch_ok = time.monotonic()
         except SourceError as exc:
             outcome.source_error = f"cannot fetch {self.source.display_url}: {exc}"
             if self.desired.loaded:
                 outcome.revision = self.desired.state.revision
                 outcome.desired = self.desired.state
+                outcome.spec_revisions = self.desired.loaded_at
         return outcome.desired
 
     def _observe(self, outcome: CycleOutcome) -> Mapping[FederationKey, RunObservation] | None:

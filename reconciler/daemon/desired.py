@@ -23,6 +23,9 @@ class DesiredCache:
     def __init__(self) -> None:
         self._blobs: dict[str, str] = {}
         self._results: dict[str, FileResult] = {}
+        # The revision at which each file's content was last loaded: what its status quotes,
+        # so the daemon's own status commits (which move the branch head) change no report.
+        self.loaded_at: dict[str, str] = {}
         self.state = DesiredState()
         self.loaded = False  # False until a revision was loaded: "no desired state known yet"
 
@@ -34,6 +37,7 @@ class DesiredCache:
         changed = [*changes.added, *changes.modified]
         contents = read_blobs(source.workdir, sorted({blobs[p] for p in changed}))
         self._update(changes.deleted, {p: contents[blobs[p]] for p in changed})
+        self.loaded_at.update(dict.fromkeys(changed, revision))
         self._blobs = blobs
         self.state = assemble(self._results.values(), revision=revision)
         self.loaded = True
@@ -42,5 +46,6 @@ class DesiredCache:
     def _update(self, deleted: tuple[str, ...], changed: Mapping[str, bytes]) -> None:
         for path in deleted:
             self._results.pop(path, None)
+            self.loaded_at.pop(path, None)
         for path, content in changed.items():
             self._results[path] = check_file(path, content)

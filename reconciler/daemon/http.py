@@ -82,6 +82,10 @@ class _Handler(BaseHTTPRequestHandler):
             ep.metrics.webhook_requests.labels("200").inc()
             self._json(200, {"accepted": False})
             return
+        if event.only_under("status/"):  # our own status commit coming back
+            ep.metrics.webhook_requests.labels("200").inc()
+            self._json(200, {"accepted": False})
+            return
         ep.metrics.webhook_requests.labels("202").inc()
         ep.request_cycle(f"{event.provider} push")
         self._json(202, {"accepted": True})

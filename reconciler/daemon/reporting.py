@@ -97,12 +97,13 @@ def _now() -> str:
 
 
 def _revision_of(record: RecordedFederation, outcome: CycleOutcome) -> str:
-    """The revision whose spec this federation runs: the cycle's, when the spec came from it."""
+    """The revision whose spec this federation runs: where its file was last loaded, when
+    that file still holds the recorded spec."""
     desired = outcome.desired
     spec = desired.specs.get(record.key) if desired else None
-    if spec is not None and spec.digest == record.digest and desired is not None:
-        return desired.revision or ""
-    return ""
+    if spec is None or spec.digest != record.digest:
+        return ""
+    return outcome.spec_revisions.get(spec.path, "")
 
 
 def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
@@ -138,6 +139,7 @@ def build_status(store: Store, record: RecordedFederation, *, revision: str) -> 
         else None
     )
     completed = [r for r in rounds if r.status == "completed"]
+    (row,) = store.status_rows(key)
     return FederationStatus(
         key=key,
         path=record.path,
@@ -153,4 +155,6 @@ def build_status(store: Store, record: RecordedFederation, *, revision: str) -> 
         last_metrics=completed[-1].metrics if completed else {},
         artifact=artifact,
         run_ids=tuple(run.run_id for run in store.runs(key)),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )

@@ -106,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": "bad Content-Length"})
             return None
         if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body must not be taken for a request
             self._json(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
             return None
         return self.rfile.read(length)
@@ -120,6 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import shutil
 import urllib.error
@@ -99,8 +100,15 @@ def test_progress_with_a_wrong_token_records_nothing(world: World) -> None:
 
 
 def test_oversized_bodies_are_refused_before_reading(world: World) -> None:
-    status, _ = post(f"{world.daemon.http.url}/v1/progress", b"x" * (2 << 20), {})
-    assert status == 413
+    host, port = world.daemon.http.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", "/v1/progress")
+    conn.putheader("Content-Length", str(2 << 20))
+    conn.endheaders()  # announce 2 MiB, send none of it: the answer must not wait for it
+    response = conn.getresponse()
+    assert response.status == 413
+    assert response.getheader("Connection") == "close"
+    conn.close()
 
 
 def test_probes_and_metrics(world: World) -> None:

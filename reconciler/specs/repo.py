@@ -113,7 +113,7 @@ def scan_specs(root: Path) -> tuple[list[str], list[SpecProblem]]:
         return [], [SpecProblem(SPECS_DIR, 0, 0, "", _OUTSIDE)]
     paths: list[str] = []
     problems: list[SpecProblem] = []
-    for path, entry in _entries(base, SPECS_DIR):
+    for path, entry in _entries(base, SPECS_DIR, problems):
         problem = _symlink_problem(entry, real_root) if entry.is_symlink() else None
         if problem is not None and (is_spec_path(path) or entry.is_dir()):
             problems.append(SpecProblem(path, 0, 0, "", problem))
@@ -125,16 +125,23 @@ def scan_specs(root: Path) -> tuple[list[str], list[SpecProblem]]:
 _OUTSIDE = "symlink points outside the repository; not followed"
 
 
-def _entries(folder: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """(repository path, entry) under `folder`, descending only into real folders."""
+def _entries(
+    folder: Path, prefix: str, problems: list[SpecProblem]
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(repository path, entry) under `folder`, descending only into real folders. A folder
+    that cannot be listed is a problem: its specs must not look deleted."""
     try:
         entries = list(os.scandir(folder))
-    except OSError:
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        problems.append(SpecProblem(prefix, 0, 0, "", f"cannot list this folder: {reason}"))
         return
     for entry in entries:
         path = f"{prefix}/{entry.name}"
         if entry.is_dir(follow_symlinks=False):
-            yield from _entries(Path(entry.path), path)
+            yield from _entries(Path(entry.path), path, problems)
         else:
             yield path, entry
 

@@ -38,6 +38,7 @@ _NULL, _BOOL, _INT, _FLOAT = _TAG + "null", _TAG + "bool", _TAG + "int", _TAG + 
 # survive a round trip through JSON, and '=' / '!' would resolve to tags no one can load.
 _DROPPED_RESOLVERS = frozenset(_TAG + t for t in ("timestamp", "value", "yaml"))
 _RESOLVE_CACHE_MAX = 8192
+_RESOLVE_CACHE_LONGEST = 40  # keys and short words repeat; long values (digests) do not
 _SCALARS = yaml.constructor.SafeConstructor()  # reads single int/float/bool scalars
 _READERS = {
     _BOOL: _SCALARS.construct_yaml_bool,
@@ -59,6 +60,8 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
     _resolved: dict[tuple[Any, ...], str] = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if value is not None and len(value) > _RESOLVE_CACHE_LONGEST:
+            return str(super().resolve(kind, value, implicit))
         key = (kind, value, implicit)
         tag = self._resolved.get(key)
         if tag is None:

@@ -6,6 +6,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+import reconciler.specs.repo as repo
 from reconciler.model import FederationKey
 from reconciler.specs import MAX_FILE_BYTES, load_files, load_repo, spec_paths
 
@@ -154,3 +157,21 @@ def test_many_files_check_the_same_in_parallel() -> None:
 
     assert parallel == serial
     assert len(parallel.specs) == 450 and list(parallel.problems) == ["specs/t0/bad.yaml"]
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_not_skipped(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo({"specs/acme/a.yaml": minimal_document(name="a"), "specs/globex/b.yaml": ""})
+    real_scandir = os.scandir
+
+    def scandir(folder: Path) -> object:
+        if Path(folder).name == "globex":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(folder)
+
+    monkeypatch.setattr(repo.os, "scandir", scandir)
+    state = load_repo(root)
+
+    assert list(state.specs) == [FederationKey("acme", "a")]
+    assert "cannot list this folder" in state.problems["specs/globex"][0].message

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from reconciler.cli.migrate import add_database_argument, fail, open_store
+from reconciler.cli.common import add_database_argument, fail, open_store
 
 if TYPE_CHECKING:
     from reconciler.store import Event, Store

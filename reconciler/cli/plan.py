@@ -12,13 +12,13 @@ Exit codes: 0 no changes, 1 changes, 2 errors (invalid specs included).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reconciler.cli import EXIT_ERROR
+from reconciler.cli.common import add_database_argument
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     p.add_argument("--against", default="status", metavar="db|status|REV")
     p.add_argument("--output", "-o", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--prune", action="store_true", help="deleted files stop their federation")
-    p.add_argument("--database-url", help="with --against db (default: $DATABASE_URL)")
+    add_database_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -55,19 +55,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _recorded(root: Path, args: argparse.Namespace) -> Mapping[Any, Any]:
     if args.against == "db":
-        return _from_db(args.database_url)
+        return _from_db(args)
     if args.against == "status":
         return _from_status(root)
     return _from_revision(root, args.against)
 
 
-def _from_db(url: str | None) -> Mapping[Any, Any]:
-    from reconciler.store import Store, StoreError, database_url
+def _from_db(args: argparse.Namespace) -> Mapping[Any, Any]:
+    from reconciler.cli.common import open_store
+    from reconciler.store import StoreError
 
-    env = {**os.environ, **({"DATABASE_URL": url} if url else {})}
     try:
-        dsn, _ = database_url(env, create=False)
-        with Store.connect(dsn) as store:
+        with open_store(args, create=False, announce=False) as store:
             return store.load_recorded()
     except StoreError as exc:
         raise PlanError(str(exc)) from None

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from reconciler.cli.migrate import add_database_argument, fail, open_store
+from reconciler.cli.common import add_database_argument, fail, open_store
 
 if TYPE_CHECKING:
     from reconciler.store import StatusRow

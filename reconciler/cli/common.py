@@ -1,0 +1,51 @@
+"""Helpers the command modules share: the database flag, opening the store, one-line errors.
+
+Heavy imports (psycopg, the store) happen inside the functions, so `--help` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.store import Store
+
+EMBEDDED_DATA_DIR = Path(".thunderline/pg")
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="PostgreSQL URL (default: $DATABASE_URL, else the embedded database in "
+        f"{EMBEDDED_DATA_DIR})",
+    )
+
+
+@contextmanager
+def open_store(args: argparse.Namespace, *, create: bool, announce: bool) -> Iterator[Store]:
+    """The store named by `--database-url`, $DATABASE_URL or the embedded default.
+
+    `create=False` refuses to create an empty embedded database (read-only commands);
+    `announce` says on stderr which database is in use. Raises `StoreError`.
+    """
+    from reconciler.store import Store, database_url
+
+    env = {"DATABASE_URL": args.database_url} if args.database_url else dict(os.environ)
+    url, where = database_url(env, EMBEDDED_DATA_DIR, create=create)
+    if announce:
+        print(f"using {where}", file=sys.stderr)
+    with Store.connect(url, min_size=1, max_size=1) as store:
+        yield store
+
+
+def fail(command: str, exc: Exception) -> int:
+    """One line on stderr for an operational error; exit code 2."""
+    print(f"reconciler {command}: {exc}", file=sys.stderr)
+    return 2

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from jsonschema import ValidationError
     from jsonschema.protocols import Validator
 
-SCHEMA_PATH = FsPath(__file__).resolve().parents[2] / "schema" / "federation-spec.schema.json"
+# A link to the repository's schema/ file, so that a built wheel (which copies the content)
+# carries the schema inside the package.
+SCHEMA_PATH = FsPath(__file__).parent / "federation-spec.schema.json"
 
 SECRET_FIELDS: tuple[Path, ...] = (("spec", "telemetry", "otlp", "headers"),)
 

@@ -23,14 +23,16 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not flower and not e2e and not s3"
 
+SOURCES = reconciler tests bench examples
+
 lint: $(STAMP)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+	$(PY) -m ruff check $(SOURCES)
+	$(PY) -m ruff format --check $(SOURCES)
 	$(PY) -m mypy
 
 fmt: $(STAMP)
-	$(PY) -m ruff format .
-	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format $(SOURCES)
+	$(PY) -m ruff check --fix $(SOURCES)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -65,14 +65,21 @@ class World:
         return sorted(self.runtime.runs)
 
 
-def make_world(tmp: Path, pg_url: str, *, prune: bool = False, files: dict | None = None):  # type: ignore[no-untyped-def]
+def make_world(  # type: ignore[no-untyped-def]
+    tmp: Path,
+    pg_url: str,
+    *,
+    prune: bool = False,
+    files: dict | None = None,
+    interval: float = 3600,
+):
     (tmp / "git").mkdir()
     remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
     store = Store.connect(pg_url)
     store.migrate()
     runtime = FakeRuntime()
     settings = Settings(
-        source=SourceSettings(repo=remote.url, interval=3600, workdir=tmp / "source"),
+        source=SourceSettings(repo=remote.url, interval=interval, workdir=tmp / "source"),
         artifacts=ArtifactSettings(root=str(tmp / "artifacts")),
         report=ReportSettings(workdir=tmp / "status"),
         http=HttpSettings(port=0),

@@ -61,19 +61,25 @@ def round_times(sink: RecordingSink) -> list[float]:
     ]
 
 
-def via_driver(driver: FlowerRuntime, repo: Path, generation: int) -> tuple[float, RecordingSink]:
+def via_driver(
+    driver: FlowerRuntime, repo: Path, generation: int
+) -> tuple[float, float, RecordingSink]:
+    """(submit call seconds, submit -> finished seconds, reports)."""
     sink = RecordingSink()
     with ProgressServer(sink, SECRET) as server:
         started = time.monotonic()
         run_id = driver.submit(
             request(repo, digits_document(repo, rounds=ROUNDS), server.url, generation=generation)
         )
+        submitted = time.monotonic() - started
         wait_finished(driver, run_id, RUN_TIMEOUT)
-        return time.monotonic() - started, sink
+        return submitted, time.monotonic() - started, sink
 
 
-def via_flwr_run(flower: LocalFlower, driver: FlowerRuntime, repo: Path, work: Path) -> float:
-    """The same app and run config, submitted by Flower's own CLI."""
+def via_flwr_run(
+    flower: LocalFlower, driver: FlowerRuntime, repo: Path, work: Path
+) -> tuple[float, float]:
+    """The same app and run config, submitted by Flower's own CLI: (submit, wall) seconds."""
     app = work / "app"
     shutil.copytree(FAB_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
     home = work / "flwr-cli-home"
@@ -116,9 +122,10 @@ def via_flwr_run(flower: LocalFlower, driver: FlowerRuntime, repo: Path, work: P
             check=True,
             timeout=120,
         )
+        submitted = time.monotonic() - started
         run_id = int(json.loads(out.stdout[out.stdout.index("{") :])["run-id"])
         wait_finished(driver, run_id, RUN_TIMEOUT)
-        return time.monotonic() - started
+        return submitted, time.monotonic() - started
 
 
 def deployment(work: Path, *, defaults: bool) -> LocalFlower:
@@ -133,18 +140,21 @@ def main() -> None:
         repo = make_repo(work / "repo")
         with deployment(work / "ours", defaults=False) as flower:
             driver = flower.runtime()
-            driver_wall, ours = via_driver(driver, repo, generation=1)
-            cli_wall = via_flwr_run(flower, driver, repo, work)
+            driver_submit, driver_wall, ours = via_driver(driver, repo, generation=1)
+            cli_submit, cli_wall = via_flwr_run(flower, driver, repo, work)
             driver.close()
         with deployment(work / "defaults", defaults=True) as flower:
             driver = flower.runtime()
-            _, default = via_driver(driver, repo, generation=3)
+            _, _, default = via_driver(driver, repo, generation=3)
             driver.close()
 
     print(f"federation, {ROUNDS} rounds x 3 SuperNodes (digits logreg), submit -> finished:")
     print(f"  through FlowerRuntime   {driver_wall:7.1f} s")
     print(f"  through `flwr run`      {cli_wall:7.1f} s")
     print(f"  ratio driver / flwr run {driver_wall / cli_wall:7.3f}   (target <= 1.05)")
+    print("submission alone (the only part that differs; the rest is the same app and SuperLink):")
+    print(f"  FlowerRuntime.submit    {driver_submit:7.2f} s  (adoption lookup + StartRun)")
+    print(f"  `flwr run` process      {cli_submit:7.2f} s  (CLI start-up + FAB build + StartRun)")
     ours_t, default_t = round_times(ours), round_times(default)
     print("round time (round_started -> round_completed at the progress endpoint):")
     print(f"  local runtime (ours)    {_fmt(ours_t)}")

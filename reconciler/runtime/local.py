@@ -261,6 +261,11 @@ class LocalFlower:
         if proc is not None and proc.poll() is not None:
             raise LocalFlowerError(f"{name} exited with {proc.returncode}; see {self._log(name)}")
 
+    def processes(self) -> list[int]:
+        """Every live process of this deployment: the leaders and all their descendants."""
+        leaders = [p.pid for p in (self._superlink, *self._nodes.values()) if p is not None]
+        return [pid for leader in leaders for pid in (leader, *descendants(leader))]
+
     def kill_supernode(self, index: int) -> None:
         proc = self._nodes.pop(index, None)
         if proc is not None:

@@ -104,6 +104,13 @@ def test_a_new_driver_adopts_the_run_instead_of_starting_another(
         fresh.close()
 
 
+def test_logs_of_the_run_show_its_rounds(
+    finished_federation: Finished, runtime: FlowerRuntime
+) -> None:
+    lines = runtime.logs(finished_federation.run_id)
+    assert any("round 3 done" in line for line in lines)
+
+
 def test_nodes_are_listed_online(runtime: FlowerRuntime) -> None:
     nodes = runtime.nodes()
     assert sum(n.online for n in nodes) == 3

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from reconciler.runtime.local import LocalFlower, descendants
+from reconciler.runtime.local import LocalFlower
 
 pytestmark = [pytest.mark.flower, pytest.mark.timeout(180)]
 
@@ -24,7 +23,7 @@ def test_stop_ends_superlink_supernodes_and_their_superexec_children(tmp_path: P
     flower = LocalFlower(tmp_path, supernodes=1)
     flower.start()
     try:
-        tree = descendants(os.getpid())
+        tree = flower.processes()
         commands = {
             Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[1] for p in tree if _alive(p)
         }

@@ -29,7 +29,9 @@ HEADER = (
 )
 
 
-def render_chart(values: dict[str, Any], *, release: str = RELEASE, namespace: str = NAMESPACE) -> dict[str, str]:
+def render_chart(
+    values: dict[str, Any], *, release: str = RELEASE, namespace: str = NAMESPACE
+) -> dict[str, str]:
     """Template path -> rendered text, as `helm template` would produce it."""
     import helm_python as helm
 

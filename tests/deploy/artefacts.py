@@ -48,16 +48,22 @@ def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 @cache
 def render_module() -> ModuleType:
     """deploy/kubernetes/render.py, the script that renders the plain manifests."""
-    spec = importlib.util.spec_from_file_location("deploy_render", DEPLOY / "kubernetes" / "render.py")
+    spec = importlib.util.spec_from_file_location(
+        "deploy_render", DEPLOY / "kubernetes" / "render.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def render(values: Mapping[str, Any], *, release: str = "tl", namespace: str = "fl") -> list[dict[str, Any]]:
+def render(
+    values: Mapping[str, Any], *, release: str = "tl", namespace: str = "fl"
+) -> list[dict[str, Any]]:
     """The chart's Kubernetes objects for these values (merged over REQUIRED)."""
-    rendered = render_module().render_chart(merged(REQUIRED, values), release=release, namespace=namespace)
+    rendered = render_module().render_chart(
+        merged(REQUIRED, values), release=release, namespace=namespace
+    )
     return objects_of("\n---\n".join(t for p, t in sorted(rendered.items()) if p.endswith(".yaml")))
 
 
@@ -66,7 +72,9 @@ def objects_of(text: str) -> list[dict[str, Any]]:
 
 
 def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    hits = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    hits = [
+        o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
     assert len(hits) == 1, f"expected one {kind} {name or ''}, found {len(hits)}"
     return hits[0]
 

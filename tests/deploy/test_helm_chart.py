@@ -63,7 +63,9 @@ def test_every_variant_renders_valid_kubernetes_objects(variant: str) -> None:
 def test_helm_lint_strict_finds_nothing_beyond_the_missing_icon() -> None:
     import helm_python as helm
 
-    report = helm.lint(str(CHART), merged(REQUIRED, EVERYTHING), strict=True, kube_version=f"v{KUBE_VERSION}")
+    report = helm.lint(
+        str(CHART), merged(REQUIRED, EVERYTHING), strict=True, kube_version=f"v{KUBE_VERSION}"
+    )
 
     assert report["errors"] == []
     assert [m["error"] for m in report["messages"] if "icon" not in m["error"]] == []
@@ -80,7 +82,9 @@ def test_helm_lint_strict_finds_nothing_beyond_the_missing_icon() -> None:
         ({"reconciler": {"interval": "soon"}}, "interval"),
     ],
 )
-def test_values_that_cannot_work_are_refused_with_the_key_named(values: dict[str, Any], says: str) -> None:
+def test_values_that_cannot_work_are_refused_with_the_key_named(
+    values: dict[str, Any], says: str
+) -> None:
     assert says in render_error(values)
 
 
@@ -103,8 +107,12 @@ def test_reconciler_command_line_parses_and_points_at_this_release() -> None:
 
 def test_toggles_reach_the_command_line() -> None:
     on = reconciler_args(container(find(render(EVERYTHING), "Deployment"))["args"])
-    single = reconciler_args(container(find(render(VARIANTS["single-replica"]), "Deployment"))["args"])
-    off = reconciler_args(container(find(render({"reconciler": {"statusReports": False}}), "Deployment"))["args"])
+    single = reconciler_args(
+        container(find(render(VARIANTS["single-replica"]), "Deployment"))["args"]
+    )
+    off = reconciler_args(
+        container(find(render({"reconciler": {"statusReports": False}}), "Deployment"))["args"]
+    )
 
     assert (on.prune, on.status_branch) == (True, "fl-status")
     assert single.no_leader_election and not on.no_leader_election
@@ -126,7 +134,11 @@ def test_replicas_share_one_progress_secret_and_lead_by_election() -> None:
     ref = env_of(container(deployment))["THUNDERLINE_PROGRESS_SECRET"]["valueFrom"]["secretKeyRef"]
 
     assert deployment["spec"]["replicas"] == 2
-    assert ref == {"name": secret["metadata"]["name"], "key": "THUNDERLINE_PROGRESS_SECRET", "optional": False}
+    assert ref == {
+        "name": secret["metadata"]["name"],
+        "key": "THUNDERLINE_PROGRESS_SECRET",
+        "optional": False,
+    }
     assert len(secret["data"]["THUNDERLINE_PROGRESS_SECRET"]) >= 32
     assert find(objs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
 
@@ -198,7 +210,9 @@ def test_superlink_and_supernodes_command_lines_parse_and_agree() -> None:
     node = supernode_args(node_c["args"])
     assert link.insecure and link.database == "/state/state.db"
     assert link.runtime_dependency_install is False
-    assert link_c["ports"][0]["containerPort"] == int(link.port) == service["spec"]["ports"][0]["port"]
+    assert (
+        link_c["ports"][0]["containerPort"] == int(link.port) == service["spec"]["ports"][0]["port"]
+    )
     assert node.superlink == f"{FULL}-superlink:{link.port}"
     assert node_set["spec"]["replicas"] == 5
     assert node_config(node.node_config) == {
@@ -208,7 +222,9 @@ def test_superlink_and_supernodes_command_lines_parse_and_agree() -> None:
     }
     index = env_of(node_c)["PARTITION_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
     assert index == "metadata.labels['apps.kubernetes.io/pod-index']"
-    assert node_c["livenessProbe"]["grpc"]["port"] == int(node.health_server_address.rsplit(":", 1)[1])
+    assert node_c["livenessProbe"]["grpc"]["port"] == int(
+        node.health_server_address.rsplit(":", 1)[1]
+    )
 
 
 def test_services_select_pods_and_name_ports_that_exist() -> None:
@@ -219,7 +235,12 @@ def test_services_select_pods_and_name_ports_that_exist() -> None:
         selector = service["spec"]["selector"]
         matching = [p for p in pods if selector.items() <= p["metadata"]["labels"].items()]
         assert matching, service["metadata"]["name"]
-        port_names = {p["name"] for pod in matching for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        port_names = {
+            p["name"]
+            for pod in matching
+            for c in pod["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in port_names, (service["metadata"]["name"], port)
 
@@ -235,7 +256,10 @@ def test_the_network_policy_admits_only_the_reconciler_and_supernodes_to_the_sup
         if any(sel.items() <= pod["metadata"]["labels"].items() for sel in allowed)
     }
 
-    assert policy["spec"]["podSelector"]["matchLabels"].items() <= link_pod["metadata"]["labels"].items()
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"].items()
+        <= link_pod["metadata"]["labels"].items()
+    )
     assert admitted == {FULL, f"{FULL}-supernode"}
 
 
@@ -245,7 +269,9 @@ def test_the_service_monitor_scrapes_the_reconciler_metrics_port() -> None:
     service = find(objs, "Service", FULL)
 
     assert monitor["metadata"]["labels"]["release"] == "prom"
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
     assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     assert [o for o in render({}) if o["kind"] == "ServiceMonitor"] == []
@@ -267,7 +293,9 @@ def test_the_evaluation_database_and_object_store_are_wired_in() -> None:
         assert s3["AWS_ENDPOINT_URL"]["value"] == f"http://{FULL}-minio:9000"
         assert s3["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["key"] == "MINIO_ROOT_USER"
     job = find(objs, "Job")
-    assert "mc mb --ignore-existing" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert (
+        "mc mb --ignore-existing" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    )
     assert "fl-checkpoints" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
 
 

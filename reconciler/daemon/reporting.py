@@ -40,6 +40,7 @@ class StatusReporter:
         self.writer = writer
         self._recorded: dict[FederationKey, tuple[int, FederationStatus]] = {}
         self.statuses: dict[FederationKey, FederationStatus] = {}
+        self._written: dict[FederationKey, FederationStatus] | None = None
         self.last_error = ""
 
     def __call__(self, outcome: CycleOutcome) -> None:
@@ -80,12 +81,13 @@ class StatusReporter:
         return status
 
     def _write(self, outcome: CycleOutcome) -> None:
-        if self.writer is None:
-            return
+        if self.writer is None or self.statuses == self._written:
+            return  # nothing changed since the last successful write: no rendering, no git
         files = render_status(list(self.statuses.values()))
         rev = (outcome.revision or "")[:12]
         try:
             self.writer.write(files, message=f"status: reconcile of {rev or 'unknown revision'}")
+            self._written = self.statuses
             self.last_error = ""
         except StatusPushFailed as exc:
             self.last_error = f"status push failed: {exc}"

@@ -44,6 +44,16 @@ def admitted(path: str) -> bool:
     return keep
 
 
+def copied_from_context() -> list[str]:
+    """Sources of the COPY instructions that read the build context."""
+    return [
+        source
+        for op, arg in dockerfile_instructions()
+        if op == "COPY" and not arg.startswith("--from")
+        for source in arg.split()[:-1]
+    ]
+
+
 def test_hadolint_finds_nothing() -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
 
@@ -89,12 +99,7 @@ def test_the_image_has_what_the_chart_and_the_daemon_call() -> None:
 
 def test_the_build_context_admits_what_pip_install_reads_and_nothing_else() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    sources = [
-        source
-        for op, arg in dockerfile_instructions()
-        if op == "COPY" and not arg.startswith("--from")
-        for source in arg.split()[:-1]
-    ]
+    sources = copied_from_context()
 
     for needed in (
         "pyproject.toml",
@@ -114,3 +119,14 @@ def test_the_build_context_admits_what_pip_install_reads_and_nothing_else() -> N
         "reconciler/__pycache__/x.pyc",
     ):
         assert not admitted(excluded), excluded
+
+
+def test_files_the_package_links_to_are_in_the_build_too() -> None:
+    """A symlink in the package is copied as a link: its target must be in the build."""
+    copied = copied_from_context()
+    links = [p for p in (ROOT / "reconciler").rglob("*") if p.is_symlink()]
+
+    for link in links:
+        target = link.resolve().relative_to(ROOT).as_posix()
+        assert admitted(target), target
+        assert any(target == c or target.startswith(c.rstrip("/") + "/") for c in copied), target

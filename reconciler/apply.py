@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.coldstart import start_new
 from reconciler.lifecycle import IllegalTransition
 from reconciler.lineage import resume_point
 from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
@@ -33,6 +34,8 @@ from reconciler.runtime.base import (
 )
 from reconciler.runtime.progress import make_token
 from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store, StoreError
+from reconciler.telemetry.names import FEDERATION_START
+from reconciler.telemetry.tracing import Tracing, federation_attributes, traceparent
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +81,17 @@ def checkpoint_base(
 class Applier:
     """Carries out plans; one per daemon, used from the cycle thread only."""
 
-    def __init__(self, store: Store, runtime: Runtime, context: LaunchContext) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        context: LaunchContext,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.store = store
         self.runtime = runtime
         self.context = context
+        self.tracing = tracing or Tracing.off()
         self._handlers = {
             ActionKind.START: self._start,
             ActionKind.UPDATE: self._update,
@@ -94,8 +104,29 @@ class Applier:
             ActionKind.COMPLETE: self._complete,
         }
 
-    def apply(self, plan: Plan) -> list[ActionResult]:
-        return [self.apply_one(action) for action in plan.actions if action.kind.changes_state]
+    def apply(
+        self, plan: Plan, recorded: Collection[FederationKey] | None = None
+    ) -> list[ActionResult]:
+        """Carry out every state-changing action. Brand-new federations (not in `recorded`)
+        are started in bulk; everything else one action at a time."""
+        actions = [a for a in plan.actions if a.kind.changes_state]
+        new = [] if recorded is None else [a for a in actions if _new_start(a, recorded)]
+        results = self._start_new(new) if len(new) > 1 else []
+        batched = {a.key for a in new} if results else set()
+        return results + [self.apply_one(a) for a in actions if a.key not in batched]
+
+    def _start_new(self, actions: list[Action]) -> list[ActionResult]:
+        def request(record: RecordedFederation) -> RunRequest:
+            return self._request(record, record.attempt + 1, resume=False)
+
+        def rejected(action: Action, exc: RunRejected) -> tuple[Action, str, bool]:
+            result = self._rejected(action, exc)
+            return action, result.error, result.transient
+
+        done = start_new(
+            actions, store=self.store, runtime=self.runtime, request=request, rejected=rejected
+        )
+        return [ActionResult(action, error, transient) for action, error, transient in done]
 
     def apply_one(self, action: Action) -> ActionResult:
         try:
@@ -186,12 +217,28 @@ class Applier:
     # --- steps --------------------------------------------------------------------------
 
     def _launch(self, record: RecordedFederation, *, resume: bool, recovery: str = "") -> None:
-        """Submit (or adopt) the next run of the current generation; phase -> Starting."""
+        """Submit (or adopt) the next run of the current generation; phase -> Starting.
+
+        The launch is the root span of the federation run's trace (linked to the cycle's
+        span); the ServerApp's round spans join it through the request's traceparent.
+        """
         attempt = record.attempt + 1
-        request = self._request(record, attempt, resume=resume)
-        run_id = self.runtime.find_run(record.key, record.generation, attempt)
-        if run_id is None:
-            run_id = self.runtime.submit(request)
+        attributes = federation_attributes(
+            str(record.key), generation=record.generation, attempt=attempt
+        )
+        with self.tracing.span(FEDERATION_START, attributes, new_trace=True) as span:
+            request = self._request(record, attempt, resume=resume, trace=traceparent(span))
+            span.set_attribute("round_num", request.start_round)
+            run_id = self.runtime.find_run(record.key, record.generation, attempt)
+            if run_id is None:
+                run_id = self.runtime.submit(request)
+            span.set_attribute("run_id", run_id)
+            self._record_launch(record, request, run_id, recovery)
+
+    def _record_launch(
+        self, record: RecordedFederation, request: RunRequest, run_id: int, recovery: str
+    ) -> None:
+        attempt = request.attempt
         self.store.record_run(
             record.key,
             generation=record.generation,
@@ -210,7 +257,9 @@ class Applier:
             recoveries=record.recoveries + bool(recovery),
         )
 
-    def _request(self, record: RecordedFederation, attempt: int, *, resume: bool) -> RunRequest:
+    def _request(
+        self, record: RecordedFederation, attempt: int, *, resume: bool, trace: str = ""
+    ) -> RunRequest:
         start_round, resume_from = 1, None
         point = self._resume_point(record) if resume else None
         if point is not None:
@@ -230,6 +279,7 @@ class Applier:
             token=make_token(ctx.secret, federation, record.generation, attempt),
             start_round=start_round,
             resume_from=resume_from,
+            traceparent=trace,
         )
 
     def _resume_point(self, record: RecordedFederation) -> ArtifactRecord | None:
@@ -276,6 +326,10 @@ class Applier:
         except (StoreError, ConflictError, IllegalTransition) as store_exc:
             return ActionResult(action, f"{message}; recording it failed: {store_exc}", True)
         return ActionResult(action, message)
+
+
+def _new_start(action: Action, recorded: Collection[FederationKey]) -> bool:
+    return action.kind is ActionKind.START and action.key not in recorded
 
 
 def _spec(action: Action) -> FederationSpec:

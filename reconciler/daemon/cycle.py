@@ -22,6 +22,8 @@ from reconciler.plan import Plan, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.source import GitSource, SourceError
 from reconciler.store import Store, StoreError
+from reconciler.telemetry.names import RECONCILE
+from reconciler.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class CycleOutcome:
     runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
     store_error: str = ""  # the cycle stopped: nothing was acted on
     duration: float = 0.0
+    fetch_duration: float | None = None  # seconds the fetch took, failed or not; None: not tried
 
     @property
     def ok(self) -> bool:
@@ -74,8 +77,10 @@ class Reconciler:
         applier: Applier,
         options: PlanOptions,
         report: Callable[[CycleOutcome], None] = lambda outcome: None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.source = source
+        self.tracing = tracing or Tracing.off()
         self.store = store
         self.runtime = runtime
         self.applier = applier
@@ -87,12 +92,20 @@ class Reconciler:
     def cycle(self) -> CycleOutcome:
         outcome = CycleOutcome(started_at=datetime.now(UTC))
         began = time.monotonic()
-        try:
-            self._run_steps(outcome)
-        finally:
-            outcome.duration = time.monotonic() - began
-            self._record(outcome)
-            self.report(outcome)
+        with self.tracing.span(RECONCILE) as span:
+            try:
+                self._run_steps(outcome)
+            finally:
+                outcome.duration = time.monotonic() - began
+                self._record(outcome)
+                self.report(outcome)
+                span.set_attributes(
+                    {
+                        "revision": outcome.revision or "",
+                        "actions": len(outcome.results),
+                        "result": "success" if outcome.ok else "error",
+                    }
+                )
         return outcome
 
     def _run_steps(self, outcome: CycleOutcome) -> None:
@@ -106,17 +119,21 @@ class Reconciler:
             return
         observed = self._observe(outcome)
         outcome.plan = plan(desired, recorded, observed, self.options)
-        outcome.results = self.applier.apply(outcome.plan)
+        outcome.results = self.applier.apply(outcome.plan, recorded)
 
     def _load(self, outcome: CycleOutcome) -> DesiredState | None:
         """Fetch and load; on a failed fetch, fall back to the last good desired state."""
+        began = time.monotonic()
         try:
             snapshot = self.source.fetch()
+            outcome.fetch_duration = time.monotonic() - began
             outcome.revision = snapshot.revision
             outcome.desired = self.desired.refresh(self.source, snapshot.revision)
             outcome.spec_revisions = self.desired.loaded_at
             self.last_fetch_ok = time.monotonic()
         except SourceError as exc:
+            if outcome.fetch_duration is None:  # the fetch itself failed, not the load after it
+                outcome.fetch_duration = time.monotonic() - began
             outcome.source_error = f"cannot fetch {self.source.display_url}: {exc}"
             if self.desired.loaded:
                 outcome.revision = self.desired.state.revision

@@ -8,6 +8,7 @@ kept, and `specs.assemble` rebuilds the cross-file view (duplicate names) from t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from reconciler.model import DesiredState
 from reconciler.source import GitSource, diff_blob_ids
@@ -28,10 +29,17 @@ class DesiredCache:
         self.loaded_at: dict[str, str] = {}
         self.state = DesiredState()
         self.loaded = False  # False until a revision was loaded: "no desired state known yet"
+        self._tree: str | None = None  # id of the specs/ tree last loaded
 
     def refresh(self, source: GitSource, revision: str) -> DesiredState:
         if self.loaded and revision == self.state.revision:
             return self.state
+        tree = source.tree_id(revision, "specs")
+        if self.loaded and tree == self._tree:
+            # A commit that left specs/ alone (such as our own status commit): same specs.
+            self.state = replace(self.state, revision=revision)
+            return self.state
+        self._tree = tree
         blobs = {p: sha for p, sha in source.blob_ids(revision).items() if is_spec_path(p)}
         changes = diff_blob_ids(self._blobs, blobs)
         changed = [*changes.added, *changes.modified]

@@ -100,6 +100,14 @@ class GitSource:
         """Contents of the files under `under` at `rev`, read from Git objects."""
         return read_files_at(self.workdir, rev, under)
 
+    def tree_id(self, rev: str, folder: str = "specs") -> str | None:
+        """The id of `folder`'s tree at `rev` (None when absent): equal id, equal content."""
+        try:
+            out = run_git(self.workdir, "rev-parse", "--verify", "--quiet", f"{rev}:{folder}")
+        except GitFailed:
+            return None
+        return out.decode("ascii").strip() or None
+
     def blob_ids(self, rev: str, under: str = "specs/") -> dict[str, str]:
         """{path: blob id} under `under` at `rev`: equal id, equal content."""
         return blob_ids_at(self.workdir, rev, under)
@@ -113,6 +121,9 @@ class GitSource:
             )
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._local("init", "--quiet", f"--initial-branch={self.branch}")
+        # The reconciler's own status/ commits move the branch head every cycle that reports;
+        # leaving status/ out of the work tree makes checking those commits out nearly free.
+        self._local("sparse-checkout", "set", "--no-cone", "/*", "!/status/")
 
     def _fetch_into(self, tracking: str) -> None:
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"]
@@ -138,6 +149,8 @@ class GitSource:
             ) from None
 
     def _checkout(self, head: str) -> None:
+        if head == self.revision:
+            return  # nothing new: the work tree already holds this commit
         self._local("checkout", "--quiet", "--force", "-B", self.branch, head)
         # Files left behind by an interrupted checkout or a person must not become specs.
         self._local("clean", "--quiet", "-ffdx")

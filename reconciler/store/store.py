@@ -11,11 +11,12 @@ replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, s
 
 from __future__ import annotations
 
+from reconciler.store.bulk import Bulk
 from reconciler.store.federations import Federations
 from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
 from reconciler.store.runs import Runs
 
 
-class Store(Federations, Runs, Progress, Outbox):
+class Store(Federations, Runs, Progress, Outbox, Bulk):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

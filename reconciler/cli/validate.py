@@ -131,7 +131,7 @@ def _check_paths(root: Path, paths: Sequence[str]) -> list[FileResult]:
         if isinstance(content, SpecProblem):
             results.append(FileResult(path, None, None, (content,)))
         else:
-            results.append(replace(check_file(path, content), document=None))
+            results.append(replace(check_file(path, content, repo_root=root), document=None))
     return results
 
 

@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -41,6 +42,7 @@ from reconciler.flowerapp.settings import (
     run_config,
 )
 from reconciler.model import FederationKey, RunObservation
+from reconciler.runtime.apps import prepare_app
 from reconciler.runtime.base import (
     NodeInfo,
     RunNotFound,
@@ -48,6 +50,7 @@ from reconciler.runtime.base import (
     RunRequest,
     RuntimeUnavailable,
 )
+from reconciler.specs.apps import APP_CONTROL_KEY
 
 T = TypeVar("T")
 PAGE = 100
@@ -119,16 +122,25 @@ class FlowerRuntime:
             ) from None
 
     def submit(self, req: RunRequest) -> int:
-        problems = plan_problems(req.document)
+        try:
+            team_app = prepare_app(req.document, Path(req.repo_root))
+        except RunRejected as exc:
+            raise RunRejected(f"{req.key}: {exc}") from None
+        problems = plan_problems(req.document) if team_app is None else []
         if problems:
             raise RunRejected(f"{req.key}: " + "; ".join(problems))
         existing = self.find_run(req.key, req.generation, req.attempt)
         if existing is not None:
             return existing
         overrides: dict[str, bool | float | int | str] = {}
-        overrides.update(run_config(req.document, control_for(req)))
+        if team_app is None:
+            fab = app_fab()
+            overrides.update(run_config(req.document, control_for(req)))
+        else:
+            fab = team_app.fab
+            overrides.update(team_app.overrides(control_for(req)))
         request = StartRunRequest(
-            fab=fab_to_proto(app_fab()), override_config=user_config_to_proto(overrides)
+            fab=fab_to_proto(fab), override_config=user_config_to_proto(overrides)
         )
         response = self._call(f"start run for {req.key}", lambda: self._client.StartRun(request))
         if not response.HasField("run_id"):
@@ -149,8 +161,13 @@ class FlowerRuntime:
 
     @staticmethod
     def _identity(run: Any) -> tuple[str, int, int] | None:
-        scalar = run.override_config.get(CONTROL_KEY)
-        return control_identity(scalar.string) if scalar is not None else None
+        """(federation, generation, attempt) of a run this reconciler submitted, else None.
+        The built-in app carries it in `control`, a team's app in `thunderline-control`."""
+        for key in (CONTROL_KEY, APP_CONTROL_KEY):
+            scalar = run.override_config.get(key)
+            if scalar is not None:
+                return control_identity(scalar.string)
+        return None
 
     def find_run(self, federation: FederationKey, generation: int, attempt: int) -> int | None:
         wanted = (str(federation), generation, attempt)

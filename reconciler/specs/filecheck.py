@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from yaml.nodes import Node
 
 from reconciler.model import FederationKey, SpecProblem
+from reconciler.specs.apps import repo_app_findings
 from reconciler.specs.layout import layout_problem, tenant_of
 from reconciler.specs.nodes import field_name, locate
-from reconciler.specs.rules import rule_findings
+from reconciler.specs.rules import RuleFinding, rule_findings
 from reconciler.specs.salvage import salvage_name
 from reconciler.specs.schema import schema_findings
 from reconciler.specs.yamlsafe import Finding, YamlRejected, parse_document
@@ -34,11 +36,12 @@ class FileResult:
     name_at: tuple[int, int] = (0, 0)  # line and column of metadata.name, when known
 
 
-def check_file(path: str, content: bytes) -> FileResult:
+def check_file(path: str, content: bytes, *, repo_root: Path | None = None) -> FileResult:
     """Everything wrong with the spec file at repository path `path`. Never raises: a bug
-    met by one odd file becomes that file's problem instead of hiding every other file."""
+    met by one odd file becomes that file's problem instead of hiding every other file.
+    With `repo_root` (the checkout), a spec naming an app folder is checked against it."""
     try:
-        return _check(path, content)
+        return _check(path, content, repo_root)
     except Exception as exc:  # the last line of defence; tests fuzz for it to stay unused
         message = (
             f"internal error while checking this file ({type(exc).__name__}); please report it"
@@ -46,7 +49,7 @@ def check_file(path: str, content: bytes) -> FileResult:
         return FileResult(path, None, None, (SpecProblem(path, 0, 0, "", message),))
 
 
-def _check(path: str, content: bytes) -> FileResult:
+def _check(path: str, content: bytes, repo_root: Path | None) -> FileResult:
     tenant = tenant_of(path)
     layout = layout_problem(path)
     found = [Finding(0, 0, "", layout)] if layout else []
@@ -56,6 +59,8 @@ def _check(path: str, content: bytes) -> FileResult:
         name = salvage_name(content)
         return _result(path, tenant, name, None, [*found, *exc.findings])
     found += _document_findings(parsed.data, parsed.node, folder_tenant=tenant)
+    if repo_root is not None:
+        found += _located(repo_app_findings(parsed.data, repo_root), parsed.node)
     result = _result(path, tenant, _name(parsed.data), parsed.data, found)
     return replace(result, name_at=locate(parsed.node, ("metadata", "name")))
 
@@ -70,10 +75,15 @@ def _document_findings(
     document: Any, root: Node | None, *, folder_tenant: str | None
 ) -> list[Finding]:
     found = schema_findings(document, root)
-    for where, message in rule_findings(document, folder_tenant=folder_tenant):
+    return found + _located(rule_findings(document, folder_tenant=folder_tenant), root)
+
+
+def _located(findings: list[RuleFinding], root: Node | None) -> list[Finding]:
+    out = []
+    for where, message in findings:
         line, column = locate(root, where)
-        found.append(Finding(line, column, field_name(where), message))
-    return found
+        out.append(Finding(line, column, field_name(where), message))
+    return out
 
 
 def _name(document: Any) -> str | None:

@@ -12,6 +12,7 @@ import os
 import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from reconciler.model import DesiredState, FederationKey, FederationSpec, SpecProblem
@@ -22,21 +23,28 @@ from reconciler.specs.yamlsafe import MAX_FILE_BYTES
 
 
 def load_files(
-    files: Mapping[str, bytes], *, revision: str | None = None, workers: int = 1
+    files: Mapping[str, bytes],
+    *,
+    revision: str | None = None,
+    workers: int = 1,
+    repo_root: Path | None = None,
 ) -> DesiredState:
     """Check every spec in `files` (repository path -> content; other paths are ignored).
-    `workers` > 1 spreads big repositories over that many processes."""
+    `workers` > 1 spreads big repositories over that many processes; `repo_root`, the
+    checkout the files come from, lets specs be checked against their app folders."""
     items = [(path, files[path]) for path in sorted(files) if is_spec_path(path)]
-    return assemble(check_files(items, workers=workers), revision=revision)
+    return assemble(check_files(items, workers=workers, repo_root=repo_root), revision=revision)
 
 
-def check_files(items: Sequence[tuple[str, bytes]], *, workers: int = 1) -> list[FileResult]:
+def check_files(
+    items: Sequence[tuple[str, bytes]], *, workers: int = 1, repo_root: Path | None = None
+) -> list[FileResult]:
     """`check_file` over (path, content) pairs, in order."""
-    return map_chunks(_check_chunk, items, workers=workers)
+    return map_chunks(partial(_check_chunk, repo_root), items, workers=workers)
 
 
-def _check_chunk(items: Sequence[tuple[str, bytes]]) -> list[FileResult]:
-    return [check_file(path, content) for path, content in items]
+def _check_chunk(repo_root: Path | None, items: Sequence[tuple[str, bytes]]) -> list[FileResult]:
+    return [check_file(path, content, repo_root=repo_root) for path, content in items]
 
 
 def assemble(results: Iterable[FileResult], *, revision: str | None = None) -> DesiredState:
@@ -83,7 +91,7 @@ def spec_paths(root: Path) -> list[str]:
 def load_repo(root: Path, *, revision: str | None = None, workers: int = 1) -> DesiredState:
     """Read and check every spec under `root/specs`."""
     files, unreadable = read_specs(root)
-    state = load_files(files, revision=revision, workers=workers)
+    state = load_files(files, revision=revision, workers=workers, repo_root=root)
     if not unreadable:
         return state
     problems = {**state.problems, **{p.file: (p,) for p in unreadable}}

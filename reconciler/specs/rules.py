@@ -245,6 +245,17 @@ def _app_uri_problem(value: str) -> str | None:
     return uri_problem(value, is_object=True)
 
 
+def _builtin_app(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFinding]:
+    """The built-in app trains the spec's model on the spec's shards; a team's app brings
+    its own, so only the built-in app requires them."""
+    spec = _get(document, ("spec",))
+    if not isinstance(spec, dict) or spec.get("app") is not None:
+        return
+    for name in ("modelRef", "datasetSpec"):
+        if name not in spec:
+            yield ("spec", name), "required field is missing"
+
+
 def _shards(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFinding]:
     shards = _get(document, ("spec", "datasetSpec", "shards"))
     if not isinstance(shards, list):
@@ -267,6 +278,7 @@ _RULES: tuple[Callable[[Mapping[str, Any], str | None], Iterator[RuleFinding]], 
     _strategy,
     _privacy,
     _app,
+    _builtin_app,
     _locations,
     _shards,
 )

@@ -1,0 +1,1 @@
+"""sdk-numpy: a Flower / NumPy app."""

@@ -1,0 +1,22 @@
+"""The control-plane SDK for a team's own Flower app.
+
+Wrap the ServerApp's strategy in `ControlledStrategy` (or call a `Controller` from a custom
+round loop) and declare `thunderline-control = ""` in the app's `[tool.flwr.app.config]`:
+the run then reports rounds, metrics and checkpoints to the reconciler and obeys pause,
+resume and stop like the built-in app. docs/byo-apps.md shows both ways.
+"""
+
+from reconciler.runtime.progress import Directive
+from reconciler.sdk.controller import Controller, checkpoint_bytes, load_checkpoint
+from reconciler.sdk.strategy import ControlledStrategy, RunHalted
+from reconciler.specs.apps import APP_CONTROL_KEY
+
+__all__ = [
+    "APP_CONTROL_KEY",
+    "ControlledStrategy",
+    "Controller",
+    "Directive",
+    "RunHalted",
+    "checkpoint_bytes",
+    "load_checkpoint",
+]

@@ -25,9 +25,10 @@ from reconciler.report import (
     RoundStatus,
     StatusPushFailed,
     StatusWriter,
-    render_status,
 )
+from reconciler.report.render import CachedRenderer
 from reconciler.store import Store, StoreError
+from reconciler.store.reports import ReportParts
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class StatusReporter:
         self._recorded: dict[FederationKey, tuple[int, FederationStatus]] = {}
         self.statuses: dict[FederationKey, FederationStatus] = {}
         self._written: dict[FederationKey, FederationStatus] | None = None
+        self._render = CachedRenderer()
         self.last_error = ""
 
     def __call__(self, outcome: CycleOutcome) -> None:
@@ -49,6 +51,7 @@ class StatusReporter:
         except StoreError as exc:
             self.last_error = f"status not written: {exc}"
             return
+        self._refresh_recorded(recorded, outcome)
         findings = findings_by_key(outcome)
         now = _now()
         self.statuses = {
@@ -57,10 +60,28 @@ class StatusReporter:
         }
         self._write(outcome)
 
+    def _refresh_recorded(
+        self, recorded: Mapping[FederationKey, RecordedFederation], outcome: CycleOutcome
+    ) -> None:
+        """Rebuild the recorded part of the statuses whose row changed, in one batch."""
+        stale = [
+            key
+            for key, record in recorded.items()
+            if key not in self._recorded or self._recorded[key][0] != record.version
+        ]
+        parts = self.store.report_parts(stale)
+        for key in stale:
+            if key in parts:
+                record = recorded[key]
+                status = build_status(record, parts[key], revision=_revision_of(record, outcome))
+                self._recorded[key] = (record.version, status)
+        for gone in self._recorded.keys() - recorded.keys():
+            del self._recorded[gone]
+
     def _status(
         self, record: RecordedFederation, found: Findings, outcome: CycleOutcome, now: str
     ) -> FederationStatus:
-        base = self._recorded_part(record, outcome)
+        base = self._recorded[record.key][1]
         if outcome.source_error or outcome.runtime_error:
             found = replace(
                 found, source_error=outcome.source_error, runtime_error=outcome.runtime_error
@@ -72,18 +93,10 @@ class StatusReporter:
         problems = tuple(str(p) for p in found.problems)
         return replace(base, conditions=derive(record, found, before, now), problems=problems)
 
-    def _recorded_part(self, record: RecordedFederation, outcome: CycleOutcome) -> FederationStatus:
-        cached = self._recorded.get(record.key)
-        if cached is not None and cached[0] == record.version:
-            return cached[1]
-        status = build_status(self.store, record, revision=_revision_of(record, outcome))
-        self._recorded[record.key] = (record.version, status)
-        return status
-
     def _write(self, outcome: CycleOutcome) -> None:
         if self.writer is None or self.statuses == self._written:
             return  # nothing changed since the last successful write: no rendering, no git
-        files = render_status(list(self.statuses.values()))
+        files = self._render(list(self.statuses.values()))
         rev = (outcome.revision or "")[:12]
         try:
             self.writer.write(files, message=f"status: reconcile of {rev or 'unknown revision'}")
@@ -127,23 +140,23 @@ def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
     return found
 
 
-def build_status(store: Store, record: RecordedFederation, *, revision: str) -> FederationStatus:
+def build_status(
+    record: RecordedFederation, parts: ReportParts, *, revision: str
+) -> FederationStatus:
     """The recorded part of a federation's status (conditions come from the cycle)."""
-    key = record.key
     rounds = tuple(
         RoundStatus(r.number, r.status, dict(r.metrics), r.started_at, r.completed_at)
-        for r in current_line(store.rounds(key))
+        for r in current_line(parts.rounds)
     )
-    latest = store.latest_artifact(key)
+    latest = parts.latest_artifact
     artifact = (
         ArtifactStatus(latest.uri, latest.sha256, latest.size, latest.format, latest.round)
         if latest is not None
         else None
     )
     completed = [r for r in rounds if r.status == "completed"]
-    (row,) = store.status_rows(key)
     return FederationStatus(
-        key=key,
+        key=record.key,
         path=record.path,
         phase=record.phase,
         reason=record.reason,
@@ -156,7 +169,7 @@ def build_status(store: Store, record: RecordedFederation, *, revision: str) -> 
         rounds=rounds,
         last_metrics=completed[-1].metrics if completed else {},
         artifact=artifact,
-        run_ids=tuple(run.run_id for run in store.runs(key)),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        run_ids=tuple(run.run_id for run in parts.runs),
+        created_at=parts.row.created_at,
+        updated_at=parts.row.updated_at,
     )

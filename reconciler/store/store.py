@@ -15,8 +15,9 @@ from reconciler.store.bulk import Bulk
 from reconciler.store.federations import Federations
 from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
+from reconciler.store.reports import Reports
 from reconciler.store.runs import Runs
 
 
-class Store(Federations, Runs, Progress, Outbox, Bulk):
+class Store(Federations, Runs, Progress, Outbox, Bulk, Reports):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -32,6 +32,8 @@ from reconciler.settings import Settings
 from reconciler.source import GitSource, Watcher, watch_repository
 from reconciler.store import LeaderLock, Store, StoreError
 from reconciler.telemetry.metrics import Metrics
+from reconciler.telemetry.names import DAEMON_SERVICE
+from reconciler.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +65,20 @@ class Daemon:
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._work, name="thunderline-cycle", daemon=True)
         self._watcher: Watcher | None = None
-        self.sink = RecordingSink(parts.store, on_change=lambda: self.request_cycle("progress"))
+        self.tracing = Tracing.from_env(DAEMON_SERVICE)
+        self.sink = RecordingSink(
+            parts.store, on_change=lambda: self.request_cycle("progress"), metrics=self.metrics
+        )
         self.http = HttpServer(settings.http.host, settings.http.port, self._endpoints())
         self.reporter = StatusReporter(parts.store, parts.writer)
         self.reconciler = Reconciler(
             source=parts.source,
             store=parts.store,
             runtime=parts.runtime,
-            applier=Applier(parts.store, parts.runtime, self._launch_context()),
+            applier=Applier(parts.store, parts.runtime, self._launch_context(), self.tracing),
             options=settings.plan,
             report=self._after_cycle,
+            tracing=self.tracing,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
 
@@ -120,6 +126,7 @@ class Daemon:
         self.http.close()
         if self.parts.leader is not None:
             self.parts.leader.release()
+        self.tracing.shutdown()
         self.role = "stopped"
 
     def request_cycle(self, why: str = "") -> None:
@@ -178,6 +185,10 @@ class Daemon:
         m = self.metrics
         m.reconcile_total.labels("success" if outcome.ok else "error").inc()
         m.reconcile_duration.observe(outcome.duration)
+        if outcome.fetch_duration is not None:
+            m.git_fetch_duration.observe(outcome.fetch_duration)
+        if outcome.source_error:
+            m.git_fetch_failures.inc()
         for step, error in (
             ("fetch", outcome.source_error),
             ("observe", outcome.runtime_error),

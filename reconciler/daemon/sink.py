@@ -3,7 +3,8 @@
 Mounted behind `/v1/progress` by the daemon's HTTP server (`runtime.progress.handle_progress`
 checks the token first). The daemon stays the only writer of PostgreSQL: each report becomes a
 round, artifact or client row with its event, or a phase transition, and the reply tells the
-ServerApp whether to continue, pause or stop at its next round boundary.
+ServerApp whether to continue, pause or stop at its next round boundary. Each report the store
+records as new also moves the `fl_*` federation metrics (a retried report counts once).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from reconciler.lifecycle import IllegalTransition
 from reconciler.model import FederationKey, Phase, RecordedFederation
 from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
 from reconciler.store import ConflictError, NotFound, Store
+from reconciler.telemetry.metrics import Metrics
+from reconciler.telemetry.names import AGGREGATE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,15 @@ def parse_federation(text: str) -> FederationKey:
 class RecordingSink:
     """A `ProgressSink` that writes reports to the store; thread-safe (the store is)."""
 
-    def __init__(self, store: Store, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_change: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.on_change = on_change
+        self.metrics = metrics or Metrics()
 
     def report(self, r: ProgressReport) -> Directive:
         try:
@@ -63,17 +72,19 @@ class RecordingSink:
     def _record(
         self, key: FederationKey, record: RecordedFederation, r: ProgressReport
     ) -> RecordedFederation:
-        store, generation = self.store, r.generation
+        store, generation, m = self.store, r.generation, self.metrics
         match r.kind:
             case ReportKind.ROUND_STARTED:
-                store.round_started(key, generation, r.round)
+                if store.round_started(key, generation, r.round):
+                    m.round_started(key, r.round)
                 if record.phase is Phase.STARTING:
                     return self._move(record, Phase.RUNNING, r)
             case ReportKind.ROUND_COMPLETED:
-                store.round_completed(key, generation, r.round, r.metrics)
+                if store.round_completed(key, generation, r.round, r.metrics):
+                    m.round_completed(key, r.round)
             case ReportKind.CHECKPOINT if r.artifact is not None:
                 a = r.artifact
-                store.artifact_recorded(
+                if store.artifact_recorded(
                     key,
                     generation,
                     r.round,
@@ -81,14 +92,18 @@ class RecordingSink:
                     sha256=a.sha256,
                     size=a.size,
                     format=a.format,
-                )
+                ):
+                    m.artifact_written(key, r.metrics.get(AGGREGATE_SECONDS))
             case ReportKind.CLIENT_JOINED:
-                store.client_joined(key, generation, r.message)
+                if store.client_joined(key, generation, r.message):
+                    m.client_joined(key)
             case ReportKind.CLIENT_DROPPED:
                 store.client_dropped(key, generation, r.message)
             case ReportKind.COMPLETED if not record.phase.terminal:
+                m.federation_ended(key)
                 return self._move(record, Phase.COMPLETED, r)
             case ReportKind.FAILED if not record.phase.terminal:
+                m.federation_ended(key)
                 return self._move(record, Phase.FAILED, r)
         return record
 

@@ -7,6 +7,13 @@ writes a checkpoint, reports it, and obeys the daemon's directive at that bounda
 `pause` and `stop` end the run cleanly after reporting `paused` / `stopped`.
 A failure is reported as `failed` with its reason, then raised so that Flower records
 the run as failed too.
+
+Traces: the run joins the federation's trace (the daemon's `thunderline.federation.start`
+span, passed as `control.traceparent`) with one `thunderline.round` span per round, holding
+`thunderline.aggregate` and `thunderline.artifact.write`, and ends with
+`thunderline.federation.complete` (completed or failed). Exported as `telemetry.tracing`
+configures from the inherited `OTEL_*` variables and the spec's `telemetry.otlp`; flushed
+before `main` returns. The aggregation time also goes to the daemon in the checkpoint report.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import json
 import random
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from logging import INFO, WARNING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord
@@ -56,6 +65,23 @@ from reconciler.runtime.progress import (
     ProgressSink,
     ReportKind,
 )
+from reconciler.telemetry.names import (
+    AGGREGATE,
+    AGGREGATE_SECONDS,
+    ARTIFACT_WRITE,
+    FEDERATION_COMPLETE,
+    ROUND,
+)
+from reconciler.telemetry.tracing import (
+    Tracing,
+    add_event,
+    federation_attributes,
+    federation_tracing,
+    mark_failed,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 EvalSet = tuple[FloatArray, IntArray]
 EXPECTED_ERRORS = (AppConfigError, ArtifactError, ModelFormatError, ShardError)
@@ -99,6 +125,8 @@ class FederationRun:
     directive: Directive = Directive.CONTINUE
     clients: set[int] = field(default_factory=set)
     metrics: dict[str, float] = field(default_factory=dict)
+    tracing: Tracing = field(default_factory=Tracing.off)
+    aggregate_seconds: float = 0.0  # the last round's aggregation time
 
     def report(self, kind: ReportKind, rnd: int, **extra: object) -> Directive:
         report = ProgressReport(
@@ -129,7 +157,20 @@ class FederationRun:
 
     def _fail(self, reason: str) -> None:
         log(WARNING, "federation failed: %s", reason)
-        self.report(ReportKind.FAILED, self.last_round, message=reason)
+        with self._span(FEDERATION_COMPLETE, self.last_round, outcome="failed") as span:
+            mark_failed(span, reason)
+            self.report(ReportKind.FAILED, self.last_round, message=reason)
+
+    def _span(self, name: str, rnd: int, **more: object) -> AbstractContextManager[Span]:
+        """A span of this run with the federation's attributes and `round_num`."""
+        attributes = federation_attributes(
+            self.control.federation,
+            round_num=rnd,
+            generation=self.control.generation,
+            attempt=self.control.attempt,
+            **more,
+        )
+        return self.tracing.span(name, attributes)
 
     def _run(self, plan: Plan) -> None:
         params, evaluation = self._prepare(plan)
@@ -138,9 +179,10 @@ class FederationRun:
         for rnd in range(self.control.start_round, plan.rounds_total + 1):
             if self.report(ReportKind.ROUND_STARTED, rnd) != Directive.CONTINUE:
                 break
-            params = self._round(plan, strategy, rnd, params, evaluation)
-            self.last_round = rnd
-            self._save_checkpoint(params, rnd)
+            with self._span(ROUND, rnd):
+                params = self._round(plan, strategy, rnd, params, evaluation)
+                self.last_round = rnd
+                self._save_checkpoint(params, rnd)
             if rnd < plan.rounds_total and self.directive != Directive.CONTINUE:
                 break
         self._finish(plan, params, evaluation)
@@ -149,12 +191,13 @@ class FederationRun:
         if self.last_round >= plan.rounds_total:
             if not self.metrics and evaluation is not None:
                 self.metrics = self._central_metrics(params, evaluation)
-            self.report(
-                ReportKind.COMPLETED,
-                self.last_round,
-                metrics=self.metrics,
-                artifact=self.checkpoint,
-            )
+            with self._span(FEDERATION_COMPLETE, self.last_round, outcome="completed"):
+                self.report(
+                    ReportKind.COMPLETED,
+                    self.last_round,
+                    metrics=self.metrics,
+                    artifact=self.checkpoint,
+                )
             return
         kind = ReportKind.PAUSED if self.directive == Directive.PAUSE else ReportKind.STOPPED
         log(INFO, "federation %s after round %d", kind, self.last_round)
@@ -219,8 +262,7 @@ class FederationRun:
                 f"round {rnd} timed out after {plan.timeout_seconds:.0f} s: {exc}"
             ) from exc
         self._raise_client_errors(replies, rnd)
-        seed_everything(plan.seed, rnd)
-        arrays, train_metrics = strategy.aggregate_train(rnd, replies)
+        arrays, train_metrics = self._aggregate(plan, strategy, rnd, replies)
         if arrays is None:
             raise FederationFailed(f"round {rnd}: no usable training replies to aggregate")
         new_params = check_params(from_record(arrays), params["weights"].shape[0])
@@ -233,6 +275,18 @@ class FederationRun:
         log(INFO, "round %d done in %.2f s: %s", rnd, time.monotonic() - started, metrics)
         self.report(ReportKind.ROUND_COMPLETED, rnd, metrics=metrics)
         return new_params
+
+    def _aggregate(
+        self, plan: Plan, strategy: Strategy, rnd: int, replies: list[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        with self._span(AGGREGATE, rnd, clients=len(replies)):
+            for reply in replies:
+                add_event("client.reply", {"client_id": str(reply.metadata.src_node_id)})
+            began = time.monotonic()
+            seed_everything(plan.seed, rnd)
+            result = strategy.aggregate_train(rnd, replies)
+            self.aggregate_seconds = time.monotonic() - began
+        return result
 
     def _train_config(self, plan: Plan) -> ConfigRecord:
         return ConfigRecord(
@@ -266,19 +320,24 @@ class FederationRun:
 
     def _track_clients(self, online: list[int], rnd: int) -> None:
         for node in sorted(set(online) - self.clients):
+            add_event("client.joined", {"client_id": str(node)})
             self.report(ReportKind.CLIENT_JOINED, rnd, message=str(node))
         for node in sorted(self.clients - set(online)):
+            add_event("client.dropped", {"client_id": str(node)})
             self.report(ReportKind.CLIENT_DROPPED, rnd, message=str(node))
         self.clients = set(online)
 
     def _save_checkpoint(self, params: Params, rnd: int) -> None:
-        store = open_store(self.control.checkpoint_base)
-        with tempfile.TemporaryDirectory(prefix="thunderline-ckpt-") as tmp:
-            local = Path(tmp) / "checkpoint.npz"
-            local.write_bytes(npz_bytes(params))
-            ref = store.put(local, f"round-{rnd:04d}.npz")
+        with self._span(ARTIFACT_WRITE, rnd) as span:
+            store = open_store(self.control.checkpoint_base)
+            with tempfile.TemporaryDirectory(prefix="thunderline-ckpt-") as tmp:
+                local = Path(tmp) / "checkpoint.npz"
+                local.write_bytes(npz_bytes(params))
+                ref = store.put(local, f"round-{rnd:04d}.npz")
+            span.set_attributes({"artifact.uri": ref.uri, "artifact.size": ref.size})
         self.checkpoint = ArtifactInfo(ref.uri, ref.sha256, ref.size, "npz")
-        self.report(ReportKind.CHECKPOINT, rnd, artifact=self.checkpoint)
+        timing = {AGGREGATE_SECONDS: self.aggregate_seconds}
+        self.report(ReportKind.CHECKPOINT, rnd, artifact=self.checkpoint, metrics=timing)
 
 
 app = ServerApp()
@@ -287,6 +346,14 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     control = parse_control(str(context.run_config[CONTROL_KEY]))
+    federation_json = str(context.run_config[FEDERATION_KEY])
     sink = ProgressClient(control.progress_url, control.token)
-    run = FederationRun(grid=grid, control=control, sink=sink, run_id=context.run_id)
-    run.run(str(context.run_config[FEDERATION_KEY]))
+    tracing = federation_tracing(federation_json)
+    run = FederationRun(
+        grid=grid, control=control, sink=sink, run_id=context.run_id, tracing=tracing
+    )
+    try:
+        with tracing.joined(control.traceparent):
+            run.run(federation_json)
+    finally:
+        tracing.shutdown()  # the process ends with the run: export every span first

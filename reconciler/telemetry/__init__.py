@@ -1,1 +1,3 @@
-"""Telemetry: Prometheus metrics (`metrics`) and OpenTelemetry traces (`tracing`)."""
+"""Telemetry: DESIGN.md's names (`names`), Prometheus metrics (`metrics`), OpenTelemetry traces
+(`tracing`). Import the submodule you need: `names` is free, `metrics` loads the Prometheus
+client, `tracing` the OpenTelemetry API (and the SDK only when traces are on)."""

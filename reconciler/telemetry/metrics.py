@@ -3,13 +3,25 @@
 One `Metrics` object per daemon, on its own registry (tests make as many as they like).
 Label values are tenant and federation names only: never anything from a secret field.
 Controller metrics follow controller-runtime's shape (reconcile total by result, duration).
+
+Who moves what: the daemon's cycle (`Daemon._after_cycle`: reconcile, errors, actions, phases,
+git fetch), its HTTP server (webhook requests), and its progress sink, through the
+`round_started` .. `client_joined` methods below, for the `fl_*` federation metrics. The sink
+calls them only for reports the store recorded as new, so a retried report counts once.
+Round duration is timed here, from a round's start report to its completion report (both
+reach the same daemon; a round whose start this process did not see is not timed).
+Aggregate duration is measured by the ServerApp around aggregation and sent as the
+`aggregate_seconds` metric of its checkpoint report (`names.AGGREGATE_SECONDS`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from reconciler.model import Phase
+from reconciler.model import FederationKey, Phase
 
 FED = ("tenant", "federation")
 # Rounds on this machine take seconds to minutes; aggregation milliseconds to seconds.
@@ -66,10 +78,41 @@ class Metrics:
             "thunderline_webhook_requests_total", "Webhook requests", ("code",), registry=r
         )
         self.leader = Gauge("thunderline_leader", "1 while this replica leads", registry=r)
+        self._round_began: dict[FederationKey, tuple[int, float]] = {}  # one open round each
+        self._lock = threading.Lock()  # progress reports arrive on HTTP server threads
 
     def set_phases(self, counts: dict[Phase, int]) -> None:
         for phase in Phase:
             self.federations.labels(phase.value).set(counts.get(phase, 0))
+
+    # --- the fl_* federation metrics, fed by the daemon's progress sink ------------------
+
+    def round_started(self, key: FederationKey, rnd: int) -> None:
+        self.rounds_started.labels(key.tenant, key.name).inc()
+        with self._lock:
+            self._round_began[key] = (rnd, time.monotonic())
+
+    def round_completed(self, key: FederationKey, rnd: int) -> None:
+        """A round's aggregate is done: counts the round and the aggregate, times the round."""
+        self.rounds_completed.labels(key.tenant, key.name).inc()
+        self.aggregates.labels(key.tenant, key.name).inc()
+        with self._lock:
+            began = self._round_began.pop(key, None)
+        if began is not None and began[0] == rnd:
+            self.round_duration.labels(key.tenant).observe(time.monotonic() - began[1])
+
+    def artifact_written(self, key: FederationKey, aggregate_seconds: float | None) -> None:
+        self.artifacts_written.labels(key.tenant, key.name).inc()
+        if aggregate_seconds is not None and aggregate_seconds >= 0:
+            self.aggregate_duration.labels(key.tenant).observe(aggregate_seconds)
+
+    def client_joined(self, key: FederationKey) -> None:
+        self.clients_joined.labels(key.tenant, key.name).inc()
+
+    def federation_ended(self, key: FederationKey) -> None:
+        """Forget a federation's open round (it will not complete in this run)."""
+        with self._lock:
+            self._round_began.pop(key, None)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Collection, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.coldstart import start_new
 from reconciler.lifecycle import IllegalTransition
@@ -36,6 +37,9 @@ from reconciler.runtime.progress import make_token
 from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store, StoreError
 from reconciler.telemetry.names import FEDERATION_START
 from reconciler.telemetry.tracing import Tracing, federation_attributes, traceparent
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +121,11 @@ class Applier:
 
     def _start_new(self, actions: list[Action]) -> list[ActionResult]:
         def request(record: RecordedFederation) -> RunRequest:
-            return self._request(record, record.attempt + 1, resume=False)
+            attempt = record.attempt + 1
+            # In bulk the launch span covers building the request; submits follow per chunk.
+            with self._start_span(record, attempt) as span:
+                span.set_attribute("round_num", 1)
+                return self._request(record, attempt, resume=False, trace=traceparent(span))
 
         def rejected(action: Action, exc: RunRejected) -> tuple[Action, str, bool]:
             result = self._rejected(action, exc)
@@ -217,16 +225,9 @@ class Applier:
     # --- steps --------------------------------------------------------------------------
 
     def _launch(self, record: RecordedFederation, *, resume: bool, recovery: str = "") -> None:
-        """Submit (or adopt) the next run of the current generation; phase -> Starting.
-
-        The launch is the root span of the federation run's trace (linked to the cycle's
-        span); the ServerApp's round spans join it through the request's traceparent.
-        """
+        """Submit (or adopt) the next run of the current generation; phase -> Starting."""
         attempt = record.attempt + 1
-        attributes = federation_attributes(
-            str(record.key), generation=record.generation, attempt=attempt
-        )
-        with self.tracing.span(FEDERATION_START, attributes, new_trace=True) as span:
+        with self._start_span(record, attempt) as span:
             request = self._request(record, attempt, resume=resume, trace=traceparent(span))
             span.set_attribute("round_num", request.start_round)
             run_id = self.runtime.find_run(record.key, record.generation, attempt)
@@ -234,6 +235,14 @@ class Applier:
                 run_id = self.runtime.submit(request)
             span.set_attribute("run_id", run_id)
             self._record_launch(record, request, run_id, recovery)
+
+    def _start_span(self, record: RecordedFederation, attempt: int) -> AbstractContextManager[Span]:
+        """The root span of a federation run's trace, linked to the cycle's span; the
+        ServerApp's round spans join it through the request's traceparent."""
+        attributes = federation_attributes(
+            str(record.key), generation=record.generation, attempt=attempt
+        )
+        return self.tracing.span(FEDERATION_START, attributes, new_trace=True)
 
     def _record_launch(
         self, record: RecordedFederation, request: RunRequest, run_id: int, recovery: str

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.telemetry.names import DAEMON_SERVICE, FEDERATION_START, RECONCILE
-from tests.daemon.conftest import make_world
+from tests.daemon.conftest import SPEC, SPEC_PATH, make_world
 from tests.telemetry.servers import Rotel, SpanDump
 
 pytestmark = [pytest.mark.pg, pytest.mark.git]
@@ -46,6 +46,28 @@ def test_collector_receives_cycle_and_launch_spans(
     cycles = named(spans, RECONCILE)
     assert cycles and all(c.attributes["result"] == "success" for c in cycles)
     assert start.trace_id not in {c.trace_id for c in cycles}  # its own trace, linked
+
+
+def test_federations_started_in_bulk_each_get_their_own_trace(
+    tmp_path: Path, pg_url: str, rotel: Rotel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rotel.http)
+    second = SPEC.replace("name: digits-fedavg", "name: digits-second")
+    files = {SPEC_PATH: SPEC, "specs/acme/digits-second.yaml": second}
+    world = make_world(tmp_path, pg_url, files=files)
+    try:
+        world.cycle()
+        requests = {str(run.request.key): run.request for run in world.runtime.runs.values()}
+    finally:
+        world.daemon.stop()
+        world.store.close()
+
+    spans = rotel.wait_for(lambda got: len(named(got, FEDERATION_START)) == 2)
+
+    starts = {s.attributes["federation_id"]: s for s in named(spans, FEDERATION_START)}
+    assert set(starts) == set(requests) == {"acme/digits-fedavg", "acme/digits-second"}
+    for federation, request in requests.items():
+        assert request.traceparent.split("-")[1] == starts[federation].trace_id
 
 
 def test_no_endpoint_means_no_spans_and_no_traceparent(

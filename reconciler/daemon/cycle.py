@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 
 from reconciler.apply import ActionResult, Applier
 from reconciler.daemon.desired import DesiredCache
-from reconciler.model import DesiredState, FederationKey, RunObservation
+from reconciler.model import DesiredState, FederationKey, RecordedFederation, RunObservation
 from reconciler.plan import Plan, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
+from reconciler.runtime.logprogress import LogFollower
 from reconciler.source import GitSource, SourceError
 from reconciler.store import Store, StoreError
 from reconciler.telemetry.names import RECONCILE
@@ -78,8 +79,10 @@ class Reconciler:
         options: PlanOptions,
         report: Callable[[CycleOutcome], None] = lambda outcome: None,
         tracing: Tracing | None = None,
+        log_follower: LogFollower | None = None,
     ) -> None:
         self.source = source
+        self.log_follower = log_follower  # reads progress of apps without the control SDK
         self.tracing = tracing or Tracing.off()
         self.store = store
         self.runtime = runtime
@@ -118,8 +121,26 @@ class Reconciler:
             outcome.store_error = f"recorded state unavailable: {exc}"
             return
         observed = self._observe(outcome)
+        try:
+            recorded = self._follow_logs(recorded, observed)
+        except StoreError as exc:
+            outcome.store_error = f"recorded state unavailable: {exc}"
+            return
         outcome.plan = plan(desired, recorded, observed, self.options)
         outcome.results = self.applier.apply(outcome.plan, recorded)
+
+    def _follow_logs(
+        self,
+        recorded: dict[FederationKey, RecordedFederation],
+        observed: Mapping[FederationKey, RunObservation] | None,
+    ) -> dict[FederationKey, RecordedFederation]:
+        """Progress of apps that do not report it, from Flower's logs (recorded through the
+        progress sink); the recorded state is read again when that changed anything."""
+        if self.log_follower is None or observed is None:
+            return recorded
+        if not self.log_follower.follow(recorded, observed):
+            return recorded
+        return self.store.load_recorded()
 
     def _load(self, outcome: CycleOutcome) -> DesiredState | None:
         """Fetch and load; on a failed fetch, fall back to the last good desired state."""

@@ -173,3 +173,10 @@ def with_control_key(pyproject: bytes) -> bytes:
     out = io.BytesIO()
     tomli_w.dump(data, out)
     return out.getvalue()
+
+
+def app_follows_logs(document: Mapping[str, Any], repo_root: Path) -> bool:
+    """Whether the document's app is a team's app without the control SDK, whose progress
+    is read from Flower's log lines (`runtime.logprogress`)."""
+    manifest = app_manifest(document, repo_root)
+    return manifest is not None and not manifest.controlled

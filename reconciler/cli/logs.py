@@ -1,0 +1,104 @@
+"""`reconciler logs NAME [--superlink HOST:PORT] [--run ID | --all]`: a federation's Flower logs.
+
+Looks the federation's runs up in the store (NAME is `tenant/name` or a bare name) and
+prints the log of the newest one (`--all`: every run, oldest first; `--run`: that one)
+as the SuperLink keeps it: the ServerApp's own output, tracebacks included. Works for the
+built-in app and for a team's own app alike. Exit codes: 0 printed, 1 no such federation
+or run, 2 database or SuperLink error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from reconciler.cli.common import add_database_argument, fail, open_store
+
+if TYPE_CHECKING:
+    from reconciler.model import FederationKey
+    from reconciler.runtime.flower import FlowerRuntime
+    from reconciler.store import Store
+
+DEFAULT_SUPERLINK = "127.0.0.1:8000"
+
+
+class LogsError(Exception):
+    """The request names nothing that can be shown (exit 1)."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "logs",
+        help="print a federation's Flower run logs",
+        description="Print the Flower logs of a federation's newest run (or of every run).",
+    )
+    parser.add_argument("name", metavar="NAME", help="tenant/name or a bare name")
+    parser.add_argument(
+        "--superlink",
+        default=DEFAULT_SUPERLINK,
+        metavar="HOST:PORT",
+        help=f"the SuperLink the runs ran on (default: {DEFAULT_SUPERLINK})",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run", type=int, metavar="ID", help="one run of this federation")
+    which.add_argument("--all", action="store_true", help="every run, oldest first")
+    add_database_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.runtime.base import RuntimeFailure
+    from reconciler.runtime.flower import FlowerRuntime
+    from reconciler.store import StoreError
+
+    try:
+        with open_store(args, create=False, announce=False) as store:
+            key = find_federation(store, args.name)
+            run_ids = select_runs(store, key, run_id=args.run, every=args.all)
+    except LogsError as exc:
+        print(f"reconciler logs: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        return fail("logs", exc)
+    runtime = FlowerRuntime(args.superlink)
+    try:
+        for run_id in run_ids:
+            print_run(runtime, run_id, header=len(run_ids) > 1)
+    except RuntimeFailure as exc:
+        return fail("logs", exc)
+    finally:
+        runtime.close()
+    return 0
+
+
+def find_federation(store: Store, name: str) -> FederationKey:
+    keys = sorted({row.key for row in store.status_rows(name)})
+    if not keys:
+        raise LogsError(f"no federation named {name!r} is recorded")
+    if len(keys) > 1:
+        names = ", ".join(str(k) for k in keys)
+        raise LogsError(f"{name!r} names several federations ({names}); write tenant/name")
+    return keys[0]
+
+
+def select_runs(store: Store, key: FederationKey, *, run_id: int | None, every: bool) -> list[int]:
+    """Run ids to print, oldest first."""
+    runs = [r.run_id for r in store.runs(key)]
+    if run_id is not None:
+        if run_id not in runs:
+            raise LogsError(f"run {run_id} is not a run of {key}")
+        return [run_id]
+    if not runs:
+        raise LogsError(f"{key} has no Flower run yet")
+    return runs if every else runs[-1:]
+
+
+def print_run(runtime: FlowerRuntime, run_id: int, *, header: bool) -> None:
+    if header:
+        print(f"==> Flower run {run_id} <==")
+    lines = runtime.logs(run_id)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"(no log lines for run {run_id} yet)", file=sys.stderr)

@@ -1,0 +1,209 @@
+"""Round progress of apps that do not report it, read from Flower's own log lines.
+
+A team's app without the control SDK never talks to the daemon, but Flower's strategy loop
+logs `[ROUND r/N]` when a round starts, `Aggregated MetricRecord: {...}` after aggregating,
+and `Strategy execution finished` at the end. `parse_log(lines)` (pure) turns a run's log
+into a `LogProgress`; `LogFollower.follow(recorded, observed)`, called by the daemon once per
+cycle, reads the logs of the active runs of such apps and feeds what it finds to the
+daemon's progress sink as ordinary progress reports: round_started / round_completed (with
+metrics), completed when Flower says the run completed, and failed with the app's own error
+line (e.g. `ModuleNotFoundError: No module named 'torch'`) when the log shows one.
+Best effort: an app with its own loop and no such lines shows no rounds, only its start and
+its end from Flower's run status.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model import FederationKey, Phase, RecordedFederation, RunObservation
+from reconciler.runtime.base import Runtime, RuntimeFailure
+from reconciler.runtime.progress import ProgressReport, ProgressSink, ReportKind
+
+log = logging.getLogger(__name__)
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ROUND = re.compile(r"\[ROUND (\d+)/(\d+)\]")
+_METRICS = re.compile(r"MetricRecord: (\{.*\})\s*$")
+_FINISHED = re.compile(r"Strategy execution finished")
+# The last line of a Python traceback: "pkg.module.SomeError: message" (or just the name).
+_ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception)|Exit)\b(?::\s*(.*))?$")
+
+
+@dataclass(frozen=True)
+class LogProgress:
+    """What a run's log says so far."""
+
+    total: int | None = None  # N of "[ROUND r/N]", once seen
+    started: tuple[int, ...] = ()
+    completed: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    error: str = ""  # the last exception line, e.g. "ModuleNotFoundError: No module named 'x'"
+
+    @property
+    def last_completed(self) -> int:
+        return max(self.completed, default=0)
+
+
+def parse_log(lines: Iterable[str]) -> LogProgress:
+    """Rounds started and completed, their metrics, and the app's last error line.
+
+    Round r is complete when round r + 1 starts or the strategy finishes; metric lines
+    between belong to round r (train, then evaluate, then central evaluation).
+    """
+    total: int | None = None
+    started: list[int] = []
+    completed: dict[int, dict[str, float]] = {}
+    current: dict[str, float] = {}
+    error = ""
+    for raw in lines:
+        line = _ANSI.sub("", raw).strip()
+        message = line.split(":", 1)[1].strip() if _is_flower_log(line) else line
+        if match := _ROUND.search(message):
+            if started:
+                completed[started[-1]] = current
+            started.append(int(match.group(1)))
+            total, current = int(match.group(2)), {}
+        elif match := _METRICS.search(message):
+            current.update(_metrics(match.group(1)))
+        elif _FINISHED.search(message) and started:
+            completed[started[-1]] = current
+        elif match := _ERROR.match(line):
+            error = line
+    return LogProgress(total, tuple(started), completed, error)
+
+
+def _is_flower_log(line: str) -> bool:
+    """Flower's own lines read "INFO :      message"."""
+    head = line.split(":", 1)[0].strip()
+    return head in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _metrics(text: str) -> dict[str, float]:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in value.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+@dataclass
+class _Followed:
+    """What was already reported for one run."""
+
+    started: set[int] = field(default_factory=set)
+    completed: set[int] = field(default_factory=set)
+
+
+class LogFollower:
+    """Turns the logs of runs whose app does not report into progress reports.
+
+    `needs_logs(document)` says whether a federation's app is such an app (the daemon passes
+    `reconciler.runtime.apps.app_follows_logs` bound to its checkout). Used from the cycle
+    thread only.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        sink: ProgressSink,
+        needs_logs: Callable[[Mapping[str, Any]], bool],
+    ) -> None:
+        self.runtime = runtime
+        self.sink = sink
+        self.needs_logs = needs_logs
+        self._runs: dict[int, _Followed] = {}
+
+    def follow(
+        self,
+        recorded: Mapping[FederationKey, RecordedFederation],
+        observed: Mapping[FederationKey, RunObservation],
+    ) -> bool:
+        """Report what the logs of active log-followed runs show; True if anything was sent."""
+        sent = False
+        active = set()
+        for key, run in sorted(observed.items()):
+            record = recorded.get(key)
+            if record is None or not self._current(record, run):
+                continue
+            if not self._needs_logs(record):
+                continue
+            active.add(run.run_id)
+            sent |= self._follow_run(run)
+        self._runs = {k: v for k, v in self._runs.items() if k in active}
+        return sent
+
+    @staticmethod
+    def _current(record: RecordedFederation, run: RunObservation) -> bool:
+        generation = record.run_generation or record.generation
+        attempt_matches = (run.generation, run.attempt) == (generation, record.attempt)
+        return attempt_matches and record.phase in (Phase.STARTING, Phase.RUNNING)
+
+    def _needs_logs(self, record: RecordedFederation) -> bool:
+        try:
+            return self.needs_logs(record.document)
+        except RuntimeFailure as exc:  # the app cannot be read now; try next cycle
+            log.info("cannot tell how %s reports progress: %s", record.key, exc)
+            return False
+
+    def _follow_run(self, run: RunObservation) -> bool:
+        try:
+            lines = self.runtime.logs(run.run_id)
+        except RuntimeFailure as exc:
+            log.info("logs of run %s unavailable: %s", run.run_id, exc)
+            return False
+        progress = parse_log(lines)
+        seen = self._runs.setdefault(run.run_id, _Followed())
+        reports = [*_round_reports(run, progress, seen), *_end_reports(run, progress)]
+        for report in reports:
+            self.sink.report(report)
+        return bool(reports)
+
+
+def _report(run: RunObservation, kind: ReportKind, rnd: int, **extra: Any) -> ProgressReport:
+    return ProgressReport(
+        federation=str(run.key),
+        generation=run.generation,
+        attempt=run.attempt,
+        run_id=run.run_id,
+        kind=kind,
+        round=rnd,
+        **extra,
+    )
+
+
+def _round_reports(
+    run: RunObservation, progress: LogProgress, seen: _Followed
+) -> Iterable[ProgressReport]:
+    for rnd in progress.started:
+        if rnd not in seen.started:
+            seen.started.add(rnd)
+            yield _report(run, ReportKind.ROUND_STARTED, rnd)
+        if rnd in progress.completed and rnd not in seen.completed:
+            seen.completed.add(rnd)
+            metrics = progress.completed[rnd]
+            yield _report(run, ReportKind.ROUND_COMPLETED, rnd, metrics=metrics)
+
+
+def _end_reports(run: RunObservation, progress: LogProgress) -> Iterable[ProgressReport]:
+    """A finished run's outcome. A failure without an error line in the log (a SuperLink
+    restart, a lost heartbeat) is left to the planner, which may resubmit the run."""
+    if not run.finished:
+        return
+    last = progress.last_completed
+    if run.sub_status == "completed":
+        metrics = progress.completed.get(last, {})
+        yield _report(run, ReportKind.COMPLETED, last, metrics=metrics)
+    elif run.sub_status == "failed" and progress.error:
+        reason = f"the app failed in Flower run {run.run_id}: {progress.error}"
+        yield _report(run, ReportKind.FAILED, last, message=reason)

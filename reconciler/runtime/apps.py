@@ -7,7 +7,8 @@ manifest; and `overrides(control)`, the run config to submit. Every submitted FA
 the `thunderline-control` key, added here when the app does not declare it itself: that key
 carries the run's identity, which is how the driver finds and adopts its runs. An app that
 declares the key itself uses the control SDK (`reconciler.sdk`).
-`app_manifest(document, repo_root)` reads just the manifest (cached for packaged FABs).
+`app_manifest(document, repo_root)` reads just the manifest (cached for packaged FABs);
+`log_follow_mode(document, repo_root)` says how much of a run's log the daemon must read.
 Called by `runtime.flower.FlowerRuntime.submit` and by the daemon's log follower.
 """
 
@@ -37,6 +38,7 @@ from reconciler.artifacts import (
 )
 from reconciler.flowerapp.settings import Control
 from reconciler.runtime.base import RunRejected, RuntimeUnavailable
+from reconciler.runtime.logprogress import Follow
 from reconciler.specs.apps import (
     APP_CONTROL_KEY,
     AppManifest,
@@ -175,8 +177,11 @@ def with_control_key(pyproject: bytes) -> bytes:
     return out.getvalue()
 
 
-def app_follows_logs(document: Mapping[str, Any], repo_root: Path) -> bool:
-    """Whether the document's app is a team's app without the control SDK, whose progress
-    is read from Flower's log lines (`runtime.logprogress`)."""
+def log_follow_mode(document: Mapping[str, Any], repo_root: Path) -> Follow:
+    """How much of a run's Flower log the daemon reads for the document's app
+    (`runtime.logprogress`): nothing for the built-in app, failures for an app with the
+    control SDK, rounds and outcome for an app without it."""
     manifest = app_manifest(document, repo_root)
-    return manifest is not None and not manifest.controlled
+    if manifest is None:
+        return Follow.NOTHING
+    return Follow.FAILURES if manifest.controlled else Follow.ROUNDS

@@ -7,7 +7,7 @@ into a `LogProgress`; `LogFollower.follow(recorded, observed)`, called by the da
 cycle, reads the logs of the active runs of such apps and feeds what it finds to the
 daemon's progress sink as ordinary progress reports: round_started / round_completed (with
 metrics), completed when Flower says the run completed, and failed with the app's own error
-line (e.g. `ModuleNotFoundError: No module named 'torch'`) when the log shows one.
+line (e.g. `ModuleNotFoundError: No module named 'torch'`) when the ServerApp raised.
 Best effort: an app with its own loop and no such lines shows no rounds, only its start and
 its end from Flower's run status.
 """
@@ -15,6 +15,7 @@ its end from Flower's run status.
 from __future__ import annotations
 
 import ast
+import enum
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -32,7 +33,23 @@ _ROUND = re.compile(r"\[ROUND (\d+)/(\d+)\]")
 _METRICS = re.compile(r"MetricRecord: (\{.*\})\s*$")
 _FINISHED = re.compile(r"Strategy execution finished")
 # The last line of a Python traceback: "pkg.module.SomeError: message" (or just the name).
-_ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception)|Exit)\b(?::\s*(.*))?$")
+_ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)(?::\s.*)?$")
+_MISSING = ("ModuleNotFoundError", "ImportError")
+# Flower's run details when the ServerApp itself raised (flwr/superlink/runtime/run_serverapp.py);
+# a lost heartbeat (a SuperLink restart) says something else and is left to recovery.
+APP_RAISED = "ServerApp failed with exception"
+MISSING_HINT = (
+    "a dependency of the app is not installed where Flower runs it; preinstall it on the "
+    "SuperLink and SuperNodes (see docs/byo-apps.md)"
+)
+
+
+class Follow(enum.Enum):
+    """How much of a run's log the daemon reads."""
+
+    NOTHING = "nothing"  # the built-in app: it reports everything itself
+    FAILURES = "failures"  # an app with the control SDK: only an end it could not report
+    ROUNDS = "rounds"  # an app without it: rounds, metrics, completion and failure
 
 
 @dataclass(frozen=True)
@@ -108,20 +125,21 @@ class _Followed:
 class LogFollower:
     """Turns the logs of runs whose app does not report into progress reports.
 
-    `needs_logs(document)` says whether a federation's app is such an app (the daemon passes
-    `reconciler.runtime.apps.app_follows_logs` bound to its checkout). Used from the cycle
-    thread only.
+    `follow_mode(document)` says how much to read for a federation's app (the daemon passes
+    `reconciler.runtime.apps.log_follow_mode` bound to its checkout): an app with the
+    control SDK reports its own rounds, but not a failure that happens before its ServerApp
+    runs (a missing dependency). Used from the cycle thread only.
     """
 
     def __init__(
         self,
         runtime: Runtime,
         sink: ProgressSink,
-        needs_logs: Callable[[Mapping[str, Any]], bool],
+        follow_mode: Callable[[Mapping[str, Any]], Follow],
     ) -> None:
         self.runtime = runtime
         self.sink = sink
-        self.needs_logs = needs_logs
+        self.follow_mode = follow_mode
         self._runs: dict[int, _Followed] = {}
 
     def follow(
@@ -136,10 +154,11 @@ class LogFollower:
             record = recorded.get(key)
             if record is None or not self._current(record, run):
                 continue
-            if not self._needs_logs(record):
+            mode = self._mode(record)
+            if mode is Follow.NOTHING or (mode is Follow.FAILURES and not run.finished):
                 continue
             active.add(run.run_id)
-            sent |= self._follow_run(run)
+            sent |= self._follow_run(run, mode)
         self._runs = {k: v for k, v in self._runs.items() if k in active}
         return sent
 
@@ -149,14 +168,14 @@ class LogFollower:
         attempt_matches = (run.generation, run.attempt) == (generation, record.attempt)
         return attempt_matches and record.phase in (Phase.STARTING, Phase.RUNNING)
 
-    def _needs_logs(self, record: RecordedFederation) -> bool:
+    def _mode(self, record: RecordedFederation) -> Follow:
         try:
-            return self.needs_logs(record.document)
+            return self.follow_mode(record.document)
         except RuntimeFailure as exc:  # the app cannot be read now; try next cycle
             log.info("cannot tell how %s reports progress: %s", record.key, exc)
-            return False
+            return Follow.NOTHING
 
-    def _follow_run(self, run: RunObservation) -> bool:
+    def _follow_run(self, run: RunObservation, mode: Follow) -> bool:
         try:
             lines = self.runtime.logs(run.run_id)
         except RuntimeFailure as exc:
@@ -164,7 +183,10 @@ class LogFollower:
             return False
         progress = parse_log(lines)
         seen = self._runs.setdefault(run.run_id, _Followed())
-        reports = [*_round_reports(run, progress, seen), *_end_reports(run, progress)]
+        if mode is Follow.ROUNDS:
+            reports = [*_round_reports(run, progress, seen), *_end_reports(run, progress)]
+        else:
+            reports = [r for r in _end_reports(run, progress) if r.kind == ReportKind.FAILED]
         for report in reports:
             self.sink.report(report)
         return bool(reports)
@@ -196,14 +218,17 @@ def _round_reports(
 
 
 def _end_reports(run: RunObservation, progress: LogProgress) -> Iterable[ProgressReport]:
-    """A finished run's outcome. A failure without an error line in the log (a SuperLink
-    restart, a lost heartbeat) is left to the planner, which may resubmit the run."""
+    """A finished run's outcome. Only a failure the app raised is reported: another one (a
+    SuperLink restart, a lost heartbeat) is left to the planner, which may resubmit the run."""
     if not run.finished:
         return
     last = progress.last_completed
     if run.sub_status == "completed":
         metrics = progress.completed.get(last, {})
         yield _report(run, ReportKind.COMPLETED, last, metrics=metrics)
-    elif run.sub_status == "failed" and progress.error:
-        reason = f"the app failed in Flower run {run.run_id}: {progress.error}"
+    elif run.sub_status == "failed" and run.details.startswith(APP_RAISED):
+        error = progress.error or run.details
+        reason = f"the app failed in Flower run {run.run_id}: {error}"
+        if error.startswith(_MISSING):
+            reason += f" ({MISSING_HINT})"
         yield _report(run, ReportKind.FAILED, last, message=reason)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Parts
 from reconciler.report import StatusWriter
 from reconciler.runtime.base import Runtime
@@ -103,6 +104,7 @@ def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[
             depth=src.depth,
             token_env=src.token_env,
             ssh_key=src.ssh_key,
+            sparse_excludes=WORKTREE_EXCLUDES,
         )
         webhook = os.environ.get(settings.http.webhook_secret_env, "")
         yield Parts(

@@ -17,6 +17,10 @@ from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import is_spec_path
 from reconciler.specs.repo import assemble
 
+# Specs are read from Git objects here and status/ is ours, so the daemon's checkout leaves
+# both out of its work tree (see GitSource.sparse_excludes).
+WORKTREE_EXCLUDES = ("specs", "status")
+
 
 class DesiredCache:
     """Per-file check results keyed by path, valid for the blob ids they were made from."""

@@ -43,6 +43,8 @@ class StatusReporter:
         self.statuses: dict[FederationKey, FederationStatus] = {}
         self._written: dict[FederationKey, FederationStatus] | None = None
         self._render = CachedRenderer()
+        # What each status was last derived from, to skip deriving it again when unchanged.
+        self._inputs: dict[FederationKey, tuple[FederationStatus, Findings]] = {}
         self.last_error = ""
 
     def __call__(self, outcome: CycleOutcome) -> None:
@@ -77,6 +79,7 @@ class StatusReporter:
                 self._recorded[key] = (record.version, status)
         for gone in self._recorded.keys() - recorded.keys():
             del self._recorded[gone]
+            self._inputs.pop(gone, None)
 
     def _status(
         self, record: RecordedFederation, found: Findings, outcome: CycleOutcome, now: str
@@ -87,6 +90,10 @@ class StatusReporter:
                 found, source_error=outcome.source_error, runtime_error=outcome.runtime_error
             )
         previous = self.statuses.get(record.key)
+        seen = self._inputs.get(record.key)
+        if previous is not None and seen is not None and seen[0] is base and seen[1] == found:
+            return previous  # same record, same findings: same conditions, same status
+        self._inputs[record.key] = (base, found)
         before: Mapping[ConditionType, Condition] = (
             {c.type: c for c in previous.conditions} if previous else {}
         )

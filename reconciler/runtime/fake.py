@@ -55,6 +55,8 @@ class FakeRuntime:
         self.sink = sink
         self.unavailable = False
         self.runs: dict[int, FakeRun] = {}
+        # (federation, generation, attempt) -> run id: adoption lookups stay O(1) at 10k runs.
+        self._by_identity: dict[tuple[FederationKey, int, int], int] = {}
         self._nodes = [
             NodeInfo(node_id=1000 + i, online=True, status="online") for i in range(nodes)
         ]
@@ -81,15 +83,12 @@ class FakeRuntime:
         if req.resume_from is not None:
             run.checkpoint = ArtifactInfo(req.resume_from.uri, req.resume_from.sha256, 2048)
         self.runs[run_id] = run
+        self._by_identity[(req.key, req.generation, req.attempt)] = run_id
         return run_id
 
     def find_run(self, federation: FederationKey, generation: int, attempt: int) -> int | None:
         self._check()
-        for run in self.runs.values():
-            req = run.request
-            if (req.key, req.generation, req.attempt) == (federation, generation, attempt):
-                return run.run_id
-        return None
+        return self._by_identity.get((federation, generation, attempt))
 
     def observe(self) -> list[RunObservation]:
         self._check()

@@ -39,7 +39,8 @@ class GitSource:
     caller (the cycle runner) at a time.
 
     `depth=1` fetches only the head commit (shallow); `None` fetches full history.
-    `timeout` bounds each git command, in seconds.
+    `timeout` bounds each git command, in seconds. `sparse_excludes` are top-level folders
+    left out of the work tree (still readable through `read_files` and `blob_ids`).
     """
 
     def __init__(
@@ -53,8 +54,10 @@ class GitSource:
         ssh_key: Path | None = None,
         known_hosts: Path | None = None,
         timeout: float = 120.0,
+        sparse_excludes: tuple[str, ...] = ("status",),
     ) -> None:
         self._remote = GitRemote(url, token_env=token_env, ssh_key=ssh_key, known_hosts=known_hosts)
+        self.sparse_excludes = sparse_excludes
         self.workdir = Path(workdir)
         self.branch = branch
         self._depth = depth
@@ -121,9 +124,11 @@ class GitSource:
             )
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._local("init", "--quiet", f"--initial-branch={self.branch}")
-        # The reconciler's own status/ commits move the branch head every cycle that reports;
-        # leaving status/ out of the work tree makes checking those commits out nearly free.
-        self._local("sparse-checkout", "set", "--no-cone", "/*", "!/status/")
+        # Folders left out of the work tree cost nothing to check out, however many files
+        # they hold: the daemon leaves out status/ (only ever written by itself) and specs/
+        # (read from Git objects), keeping what runs read by relative path (data, models).
+        excluded = [f"!/{folder.strip('/')}/" for folder in self.sparse_excludes]
+        self._local("sparse-checkout", "set", "--no-cone", "/*", *excluded)
 
     def _fetch_into(self, tracking: str) -> None:
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from reconciler.model import FederationKey, SpecProblem
+from reconciler.model import FederationKey, SpecProblem, canonical_digest
 from reconciler.specs.apps import repo_app_findings
 from reconciler.specs.layout import layout_problem, tenant_of
 from reconciler.specs.nodes import field_name, locate
@@ -34,6 +34,7 @@ class FileResult:
     document: Mapping[str, Any] | None
     problems: tuple[SpecProblem, ...]
     name_at: tuple[int, int] = (0, 0)  # line and column of metadata.name, when known
+    digest: str = ""  # canonical digest of `document`, when valid
 
 
 def check_file(path: str, content: bytes, *, repo_root: Path | None = None) -> FileResult:
@@ -97,7 +98,10 @@ def _result(
 ) -> FileResult:
     key = FederationKey(tenant, name) if tenant and name else None
     problems = tuple(_problem(path, f) for f in _sorted(found))
-    return FileResult(path, key, None if problems else document, problems)
+    if problems:
+        return FileResult(path, key, None, problems)
+    # Hashed once here, when the file is checked, not on every assembly of the repository.
+    return FileResult(path, key, document, problems, digest=canonical_digest(document))
 
 
 def _sorted(found: list[Finding]) -> list[Finding]:

@@ -57,7 +57,9 @@ def assemble(results: Iterable[FileResult], *, revision: str | None = None) -> D
     for result in results:
         found = result.problems + duplicates.get(result.path, ())
         if result.key is not None and not found and result.document is not None:
-            specs[result.key] = FederationSpec(result.key, result.path, result.document)
+            specs[result.key] = FederationSpec(
+                result.key, result.path, result.document, result.digest
+            )
             continue
         problems[result.path] = found
         if result.key is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Daemon, Parts
 from reconciler.plan import PlanOptions
 from reconciler.report import StatusWriter
@@ -88,7 +89,7 @@ def make_world(  # type: ignore[no-untyped-def]
     parts = Parts(
         store=store,
         runtime=runtime,
-        source=GitSource(remote.url, tmp / "source"),
+        source=GitSource(remote.url, tmp / "source", sparse_excludes=WORKTREE_EXCLUDES),
         writer=StatusWriter(tmp / "status", remote=remote.url, retry_delays=(0.05, 0.1, 0.2)),
         leader=None,
         progress_secret=b"progress-test-secret",

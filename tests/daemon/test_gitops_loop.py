@@ -95,3 +95,12 @@ def test_a_typo_never_stops_a_running_federation(world: World) -> None:
     conditions = {c["type"]: c for c in status_on_remote(world)["conditions"]}
     assert conditions["SpecInvalid"]["status"] == "True"
     assert "spec.rounds.total" in conditions["SpecInvalid"]["message"]
+
+
+def test_the_daemons_checkout_holds_data_but_not_specs_or_status(world: World) -> None:
+    world.push({"data/x.csv": "a,b\n"}, "data file")
+    world.cycle()
+    root = world.daemon.parts.source.workdir
+    assert (root / "data/x.csv").read_text() == "a,b\n"  # runs read data by relative path
+    assert not (root / "specs").exists() and not (root / "status").exists()
+    assert world.record().phase is Phase.STARTING  # specs still came through, from Git objects

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Daemon, Parts
 from reconciler.model import Phase
 from reconciler.report import StatusWriter
@@ -70,7 +71,7 @@ def test_pushed_spec_runs_to_completion_on_flower(tmp_path: Path, pg_url: str) -
         parts = Parts(
             store=store,
             runtime=runtime,
-            source=GitSource(remote.url, tmp_path / "source"),
+            source=GitSource(remote.url, tmp_path / "source", sparse_excludes=WORKTREE_EXCLUDES),
             writer=StatusWriter(tmp_path / "status", remote=remote.url),
             leader=None,
             progress_secret=b"e2e-secret",

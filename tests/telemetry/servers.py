@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.runtime.local import HOST, free_port
 from tests.conftest import missing_service
+from tests.source.gitutil import free_port
 
+HOST = "127.0.0.1"
 START_TIMEOUT = 20.0
 
 

@@ -8,7 +8,7 @@ deterministic like the rest of the renderer.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from reconciler.model import ConditionType, Phase
@@ -41,7 +41,11 @@ def render_page(status: FederationStatus) -> str:
     return "\n\n".join(s for s in sections if s) + "\n"
 
 
-def render_index(statuses: Sequence[FederationStatus]) -> str:
+def render_index(
+    statuses: Sequence[FederationStatus],
+    row: Callable[[FederationStatus], list[str]] | None = None,
+) -> str:
+    """The index page; `row` may supply (cached) table rows in place of `index_row`."""
     lines = [
         "# Federation status",
         "",
@@ -54,12 +58,12 @@ def render_index(statuses: Sequence[FederationStatus]) -> str:
     else:
         lines += _table(
             ["Federation", "Phase", "Round", "Ready", "Last metrics", "Updated"],
-            [_index_row(s) for s in statuses],
+            [(row or index_row)(s) for s in statuses],
         )
     return "\n".join([*lines, "", _FOOTER]) + "\n"
 
 
-def _index_row(status: FederationStatus) -> list[str]:
+def index_row(status: FederationStatus) -> list[str]:
     key = status.key
     return [
         f"[{key}]({key.tenant}/{key.name}.md)",

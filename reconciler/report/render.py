@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import API_VERSION, Condition, ConditionType, FederationKey
-from reconciler.report.markdown import render_index, render_page
+from reconciler.report.markdown import index_row, render_index, render_page
 from reconciler.report.model import ArtifactStatus, FederationStatus, RoundStatus, rfc3339
 from reconciler.report.yamltext import dump_yaml
 
@@ -54,23 +54,26 @@ class CachedRenderer:
     time is not rendered again (10,000 pages take seconds; one changed page, milliseconds)."""
 
     def __init__(self) -> None:
-        self._done: dict[FederationKey, tuple[FederationStatus, str, str]] = {}
+        self._done: dict[FederationKey, _Rendered] = {}
 
     def __call__(self, statuses: Sequence[FederationStatus]) -> dict[str, str]:
         ordered = sorted(statuses, key=lambda s: s.key)
         _refuse_duplicates(ordered)
-        done: dict[FederationKey, tuple[FederationStatus, str, str]] = {}
+        done: dict[FederationKey, _Rendered] = {}
         files: dict[str, str] = {}
         for status in ordered:
             cached = self._done.get(status.key)
             if cached is None or cached[0] != status:
-                cached = (status, render_yaml(status), render_page(status))
+                cached = (status, render_yaml(status), render_page(status), index_row(status))
             done[status.key] = cached
             yaml_path, page_path = status_paths(status.key)
             files[yaml_path], files[page_path] = cached[1], cached[2]
-        files[INDEX_PATH] = render_index(ordered)
+        files[INDEX_PATH] = render_index(ordered, row=lambda s: done[s.key][3])
         self._done = done
         return files
+
+
+_Rendered = tuple[FederationStatus, str, str, list[str]]  # status, YAML, page, index row
 
 
 def render_yaml(status: FederationStatus) -> str:

@@ -1,0 +1,165 @@
+"""Team apps on a real local Flower deployment: the SDK's pause, resume and checkpoints,
+and a missing dependency reported as the federation's failure reason."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.model import FederationKey, Phase, RecordedFederation
+from reconciler.runtime.base import Artifact, RunRequest
+from reconciler.runtime.flower import FlowerRuntime
+from reconciler.runtime.local import LocalFlower
+from reconciler.runtime.logprogress import Follow, LogFollower
+from reconciler.runtime.progress import (
+    Directive,
+    ProgressReport,
+    ReportKind,
+    make_token,
+)
+from reconciler.runtime.progress_server import ProgressServer
+from tests.byoapp.apprepo import app_spec, make_app_repo
+
+pytestmark = [pytest.mark.flower, pytest.mark.timeout(400)]
+
+SECRET = b"byo-app-tier-secret-0123456789ab"
+KEY = FederationKey("acme", "sdk")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_app_repo(tmp_path_factory.mktemp("repo"), {})
+    broken = root / "apps/broken"
+    broken.mkdir()
+    for path in (root / "apps/quickstart-numpy").rglob("*"):
+        if path.is_file():
+            target = broken / path.relative_to(root / "apps/quickstart-numpy")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    server = broken / "quickstart_numpy/server_app.py"
+    server.write_text("import thunderline_missing_dependency  # noqa: F401\n" + server.read_text())
+    return root
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowerRuntime]:
+    with LocalFlower(tmp_path_factory.mktemp("flower"), supernodes=2) as flower:
+        driver = flower.runtime()
+        yield driver
+        driver.close()
+
+
+class Sink:
+    """Records reports; `pause_at` answers pause to that round's checkpoint report."""
+
+    def __init__(self, pause_at: int | None = None) -> None:
+        self.pause_at = pause_at
+        self.reports: list[ProgressReport] = []
+
+    def report(self, r: ProgressReport) -> Directive:
+        self.reports.append(r)
+        if r.kind == ReportKind.CHECKPOINT and r.round == self.pause_at:
+            return Directive.PAUSE
+        return Directive.CONTINUE
+
+    def kinds(self, attempt: int) -> list[tuple[str, int]]:
+        return [
+            (str(r.kind), r.round)
+            for r in self.reports
+            if r.attempt == attempt and r.kind != ReportKind.CLIENT_JOINED
+        ]
+
+    def last(self, kind: ReportKind) -> ProgressReport:
+        return [r for r in self.reports if r.kind == kind][-1]
+
+
+def document(app: str, **config: Any) -> dict[str, Any]:
+    lines = "\n".join(f"{k}: {v}" for k, v in {"num-server-rounds": 3, **config}.items())
+    doc: dict[str, Any] = yaml.safe_load(app_spec(KEY.name, app, rounds=3, config=lines))
+    return doc
+
+
+def request(
+    repo: Path, doc: dict[str, Any], url: str, attempt: int, key: FederationKey = KEY, **more: Any
+) -> RunRequest:
+    return RunRequest(
+        key=key,
+        generation=1,
+        attempt=attempt,
+        document=doc,
+        checkpoint_base=(repo / "checkpoints/g1").as_uri(),
+        repo_root=str(repo),
+        progress_url=url,
+        token=make_token(SECRET, str(key), 1, attempt),
+        **more,
+    )
+
+
+def wait_finished(runtime: FlowerRuntime, run_id: int, timeout: float = 180) -> tuple[str, ...]:
+    deadline = time.monotonic() + timeout
+    while (status := runtime.status(run_id))[0] != "finished":
+        assert time.monotonic() < deadline, f"run {run_id} still {status}"
+        time.sleep(0.5)
+    return status
+
+
+def test_the_sdk_app_pauses_resumes_and_checkpoints(runtime: FlowerRuntime, repo: Path) -> None:
+    doc = document("sdk-numpy", **{"fraction-evaluate": 0.0})
+    sink = Sink(pause_at=1)
+    with ProgressServer(sink, SECRET) as server:
+        first = runtime.submit(request(repo, doc, server.url, 1))
+        assert wait_finished(runtime, first)[:2] == ("finished", "completed")
+        assert sink.kinds(1) == [
+            ("round_started", 1),
+            ("round_completed", 1),
+            ("checkpoint", 1),
+            ("paused", 1),
+        ]
+        paused = sink.last(ReportKind.PAUSED).artifact
+        assert paused is not None
+        resume = Artifact(paused.uri, paused.sha256)
+        second = runtime.submit(
+            request(repo, doc, server.url, 2, start_round=2, resume_from=resume)
+        )
+        assert wait_finished(runtime, second)[:2] == ("finished", "completed")
+    assert sink.kinds(2) == [
+        ("round_started", 2),
+        ("round_completed", 2),
+        ("checkpoint", 2),
+        ("round_started", 3),
+        ("round_completed", 3),
+        ("checkpoint", 3),
+        ("completed", 3),
+    ]
+    done = sink.last(ReportKind.COMPLETED)
+    assert done.artifact is not None and done.artifact.uri.endswith("g1/round-0003.npz")
+    final = Path(done.artifact.uri.removeprefix("file://")).read_bytes()
+    assert hashlib.sha256(final).hexdigest() == done.artifact.sha256
+    losses = [r.metrics["train_loss"] for r in sink.reports if r.kind == ReportKind.ROUND_COMPLETED]
+    assert len(losses) == 3 and losses == sorted(losses, reverse=True)  # learning went on
+    assert runtime.find_run(KEY, 1, 2) == second  # the driver finds team-app runs too
+
+
+def test_a_missing_dependency_becomes_the_failure_reason(
+    runtime: FlowerRuntime, repo: Path
+) -> None:
+    doc = document("broken")
+    key = FederationKey("acme", "broken")
+    run_id = runtime.submit(request(repo, doc, "http://127.0.0.1:9/unused", 1, key))
+    wait_finished(runtime, run_id, timeout=90)
+    [observed] = [o for o in runtime.observe() if o.run_id == run_id]
+    record = RecordedFederation(
+        key, "specs/acme/broken.yaml", doc, "d", 1, 1, Phase.STARTING, attempt=1, run_generation=1
+    )
+    sink = Sink()
+    LogFollower(runtime, sink, lambda d: Follow.ROUNDS).follow({key: record}, {key: observed})
+    [failed] = sink.reports
+    assert failed.kind == ReportKind.FAILED
+    assert "ModuleNotFoundError: No module named 'thunderline_missing_dependency'" in failed.message
+    assert "preinstall it on the SuperLink and SuperNodes" in failed.message

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.coldstart import start_new
+from reconciler.faults import fault_point
 from reconciler.lifecycle import IllegalTransition
 from reconciler.lineage import resume_point
 from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
@@ -232,9 +233,12 @@ class Applier:
             span.set_attribute("round_num", request.start_round)
             run_id = self.runtime.find_run(record.key, record.generation, attempt)
             if run_id is None:
+                fault_point("apply.before-submit")
                 run_id = self.runtime.submit(request)
+                fault_point("apply.after-submit")
             span.set_attribute("run_id", run_id)
             self._record_launch(record, request, run_id, recovery)
+        fault_point("apply.after-commit")
 
     def _start_span(self, record: RecordedFederation, attempt: int) -> AbstractContextManager[Span]:
         """The root span of a federation run's trace, linked to the cycle's span; the
@@ -255,6 +259,7 @@ class Applier:
             run_id=run_id,
             status="pending",
         )
+        fault_point("apply.after-run-recorded")
         payload = {"run_id": run_id, "start_round": request.start_round}
         self.store.transition(
             record.key,
@@ -302,6 +307,7 @@ class Applier:
             return
         with contextlib.suppress(RunNotFound):  # gone already: nothing left to stop
             self.runtime.stop(run_id)
+        fault_point("apply.after-stop")
 
     def _record_spec(
         self, record: RecordedFederation, action: Action, *, to: Phase | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from reconciler.faults import fault_point
 from reconciler.model import RecordedFederation
 from reconciler.plan import Action
 from reconciler.runtime.base import RunRejected, RunRequest, Runtime, RuntimeFailure
@@ -57,6 +58,7 @@ def _chunk(
         if a.key not in {f.key for f in created}
     ]
     launches = []
+    fault_point("coldstart.before-submit")
     for record in created:
         try:
             launches.append(Launch(record, _submit(runtime, request(record))))
@@ -64,10 +66,12 @@ def _chunk(
             results.append(rejected(by_key[record.key], exc))
         except RuntimeFailure as exc:
             results.append((by_key[record.key], f"start failed: {exc}", True))
+    fault_point("coldstart.after-submit")
     try:
         launched = {f.key for f in store.launch_many(launches)}
     except StoreError as exc:
         return results + [(by_key[x.record.key], f"start failed: {exc}", True) for x in launches]
+    fault_point("coldstart.after-commit")
     for launch in launches:
         key = launch.record.key
         lost = "start not recorded: changed meanwhile" if key not in launched else ""

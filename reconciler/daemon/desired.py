@@ -3,6 +3,10 @@
 A cycle at an unchanged revision costs nothing here; a new revision costs one `git ls-tree`
 plus reading and checking the spec files whose blob ids changed. The per-file results are
 kept, and `specs.assemble` rebuilds the cross-file view (duplicate names) from them.
+
+A symlink or submodule under specs/ is never followed (the daemon reads Git objects, not a
+work tree); it is reported as a problem at its path, and a spec it replaced or hides keeps
+claiming its federation, so that swapping a file for a link never reads as a deletion.
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from reconciler.model import DesiredState
+from reconciler.model import DesiredState, SpecProblem
 from reconciler.source import GitSource, diff_blob_ids
-from reconciler.source.trees import read_blobs
+from reconciler.source.trees import entries_at, read_blobs
 from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import is_spec_path
 from reconciler.specs.repo import assemble
@@ -34,6 +38,7 @@ class DesiredCache:
         self.state = DesiredState()
         self.loaded = False  # False until a revision was loaded: "no desired state known yet"
         self._tree: str | None = None  # id of the specs/ tree last loaded
+        self._hidden: dict[str, FileResult] = {}  # symlinks, submodules and what they hide
 
     def refresh(self, source: GitSource, revision: str) -> DesiredState:
         if self.loaded and revision == self.state.revision:
@@ -44,14 +49,16 @@ class DesiredCache:
             self.state = replace(self.state, revision=revision)
             return self.state
         self._tree = tree
-        blobs = {p: sha for p, sha in source.blob_ids(revision).items() if is_spec_path(p)}
+        entries = entries_at(source.workdir, revision)
+        blobs = {p: sha for p, sha in entries.files.items() if is_spec_path(p)}
+        self._hidden = self._not_files(entries.others)
         changes = diff_blob_ids(self._blobs, blobs)
         changed = [*changes.added, *changes.modified]
         contents = read_blobs(source.workdir, sorted({blobs[p] for p in changed}))
         self._update(changes.deleted, {p: contents[blobs[p]] for p in changed})
         self.loaded_at.update(dict.fromkeys(changed, revision))
         self._blobs = blobs
-        self.state = assemble(self._results.values(), revision=revision)
+        self.state = assemble([*self._results.values(), *self._hidden.values()], revision=revision)
         self.loaded = True
         return self.state
 
@@ -61,3 +68,25 @@ class DesiredCache:
             self.loaded_at.pop(path, None)
         for path, content in changed.items():
             self._results[path] = check_file(path, content)
+
+    def _not_files(self, others: Mapping[str, str]) -> dict[str, FileResult]:
+        """A problem for each entry that is not a regular file, and for each spec known
+        before at or under it, still claiming its federation. Called before `_update`."""
+        known = {**self._results, **self._hidden}
+        hidden: dict[str, FileResult] = {}
+        for entry, kind in others.items():
+            if (
+                kind == "symbolic link"
+                and "." in entry.rsplit("/", 1)[-1]
+                and not is_spec_path(entry)
+            ):
+                continue  # a linked README or the like: not something a spec could be
+            message = (
+                f"{entry} is a {kind}: specs must be regular files committed under specs/ "
+                "(links and submodules are not followed)"
+            )
+            covered = [r for p, r in known.items() if p == entry or p.startswith(f"{entry}/")]
+            for r in covered or [FileResult(entry, None, None, ())]:
+                problem = SpecProblem(r.path, 0, 0, "", message)
+                hidden[r.path] = FileResult(r.path, r.key, None, (problem,))
+        return hidden

@@ -8,7 +8,9 @@
 
 Nothing here starts work on its own: a valid webhook only asks for a cycle sooner, and a
 progress report only records what a run the daemon launched says. Bodies are size-limited
-before they are read; a bad signature or token is a 401 and changes nothing.
+before they are read; a bad signature or token is a 401 and changes nothing. Each client
+address has a request-rate budget per route (`daemon.ratelimit`); past it the answer is 429
+with Retry-After, before the body is read.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from reconciler.daemon.ratelimit import RateLimiter
+from reconciler.faults import fault_point
 from reconciler.runtime.progress import ProgressSink, handle_progress
 from reconciler.source import MAX_BODY_BYTES, WebhookRejected, verify_webhook
 from reconciler.telemetry.metrics import Metrics
@@ -39,6 +43,7 @@ class Endpoints:
     sink: ProgressSink
     progress_secret: bytes
     webhook_secret: bytes | None  # None: the webhook is off (404)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         ep = self.server.endpoints
+        if not self._admitted():
+            return
         if self.path == "/healthz":
             self._send(200, b"ok\n", "text/plain")
         elif self.path == "/readyz":
@@ -60,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         routes = {"/webhook": self._webhook, "/v1/progress": self._progress}
         route = routes.get(self.path.split("?", 1)[0])
+        if not self._admitted():
+            return
         if route is None:
             self._json(404, {"error": "not found"})
             return
@@ -95,7 +104,21 @@ class _Handler(BaseHTTPRequestHandler):
         status, reply = handle_progress(
             self._headers(), body, secret=ep.progress_secret, sink=ep.sink
         )
+        fault_point("progress.before-reply")
         self._send(status, reply, "application/json")
+
+    def _admitted(self) -> bool:
+        """Take a token for this client and route; answer 429 (body unread) when none is left."""
+        limiter = self.server.endpoints.limiter
+        route = limiter.route_of(self.path)
+        if limiter.allow(self.client_address[0], route):
+            return True
+        if route == "/webhook":
+            self.server.endpoints.metrics.webhook_requests.labels("429").inc()
+        self.close_connection = True  # an unread body must not be taken for a request
+        retry = {"Retry-After": str(limiter.retry_after(route))}
+        self._json(429, {"error": "too many requests"}, retry)
+        return False
 
     def _body(self) -> bytes | None:
         try:
@@ -114,13 +137,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
 
-    def _json(self, status: int, body: Mapping[str, Any]) -> None:
-        self._send(status, json.dumps(body, default=str).encode() + b"\n", "application/json")
+    def _json(
+        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> None:
+        data = json.dumps(body, default=str).encode() + b"\n"
+        self._send(status, data, "application/json", headers or {})
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()

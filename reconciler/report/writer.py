@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from reconciler.faults import fault_point
 from reconciler.source.command import GitFailed, run_git
 from reconciler.source.errors import SourceError
 from reconciler.source.remote import GitRemote
@@ -112,6 +113,7 @@ class StatusWriter:
                 base = self._fetch_base()
                 commit = self._commit_on(base, desired, message, remove_missing)
                 if commit is not None:
+                    fault_point("report.before-push")
                     self._push(commit)
                 return commit
             except GitFailed as exc:

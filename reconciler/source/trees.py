@@ -16,6 +16,7 @@ from reconciler.source.command import GitFailed, run_git
 from reconciler.source.errors import RevisionNotFound, SourceMisconfigured
 
 _FILE_MODES = {b"100644", b"100755"}  # regular files; symlinks and submodules are not specs
+_OTHER_KINDS = {b"120000": "symbolic link", b"160000": "submodule"}
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,38 @@ def diff_blob_ids(old: Mapping[str, str], new: Mapping[str, str]) -> ChangeSet:
     )
 
 
-def blob_ids_at(repo: Path, rev: str, under: str = "specs/") -> dict[str, str]:
-    """{path: blob sha1} of the regular files under `under` at `rev`."""
+@dataclass(frozen=True)
+class TreeEntries:
+    """What a folder holds at one revision: regular files, and everything that is not one."""
+
+    files: dict[str, str]  # path -> blob sha1
+    others: dict[str, str]  # path -> what it is instead: "symbolic link", "submodule"
+
+
+def entries_at(repo: Path, rev: str, under: str = "specs/") -> TreeEntries:
+    """The entries under `under` at `rev`, in one `git ls-tree`. A symlink or submodule is
+    never read as a file, but the caller learns it is there: a spec replaced by a link
+    must not look deleted."""
     commit = resolve_commit(repo, rev)
     raw = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *_pathspec(under))
-    found: dict[str, str] = {}
+    entries = TreeEntries({}, {})
     for record in raw.split(b"\0"):
         if not record:
             continue
         meta, _, path = record.partition(b"\t")
         mode, kind, sha = meta.split(b" ")
         if kind == b"blob" and mode in _FILE_MODES:
-            found[_decode(path)] = sha.decode("ascii")
-    return found
+            entries.files[_decode(path)] = sha.decode("ascii")
+        else:
+            entries.others[_decode(path)] = _OTHER_KINDS.get(
+                mode, f"{kind.decode()} {mode.decode()}"
+            )
+    return entries
+
+
+def blob_ids_at(repo: Path, rev: str, under: str = "specs/") -> dict[str, str]:
+    """{path: blob sha1} of the regular files under `under` at `rev`."""
+    return entries_at(repo, rev, under).files
 
 
 def read_files_at(repo: Path, rev: str, under: str = "specs/") -> dict[str, bytes]:

@@ -17,6 +17,7 @@ from reconciler.artifacts.base import (
     check_digest,
     copy_hashing,
 )
+from reconciler.faults import fault_point
 
 
 def path_from_file_uri(uri: str) -> Path:
@@ -47,6 +48,7 @@ class LocalArtifactStore:
         try:
             with local_path.open("rb") as src, os.fdopen(fd, "wb") as dst:
                 sha256, size = copy_hashing(src, dst)
+            fault_point("artifacts.put")  # written, not yet in place
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from reconciler.artifacts.base import (
@@ -16,6 +16,7 @@ from reconciler.artifacts.base import (
     ArtifactRef,
     check_digest,
     copy_hashing,
+    safe_name,
 )
 from reconciler.faults import fault_point
 
@@ -28,13 +29,6 @@ def path_from_file_uri(uri: str) -> Path:
     return Path(unquote(parsed.path))
 
 
-def _safe_name(name: str) -> PurePosixPath:
-    relative = PurePosixPath(name)
-    if not name or relative.is_absolute() or ".." in relative.parts:
-        raise ValueError(f"artifact name must be a relative path without '..': {name!r}")
-    return relative
-
-
 class LocalArtifactStore:
     """Stores artifacts as files under `root`; URIs are `file://` URIs."""
 
@@ -42,7 +36,7 @@ class LocalArtifactStore:
         self.root = root.resolve()
 
     def put(self, local_path: Path, name: str) -> ArtifactRef:
-        target = self.root.joinpath(*_safe_name(name).parts)
+        target = self.root.joinpath(*safe_name(name).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:

@@ -11,8 +11,10 @@ from reconciler.artifacts import (
     ArtifactNotFound,
     IntegrityError,
     LocalArtifactStore,
+    S3ArtifactStore,
     StoreNotConfigured,
     fetch_verified,
+    local_path,
     open_store,
 )
 
@@ -96,11 +98,21 @@ def test_missing_file_is_not_found(tmp_path: Path) -> None:
         fetch_verified("nothing.npz", sha256=None, repo_root=tmp_path)
 
 
-def test_s3_needs_the_s3_store(tmp_path: Path) -> None:
-    with pytest.raises(StoreNotConfigured, match="S3 not configured"):
-        fetch_verified("s3://bucket/shard.npz", sha256=None, repo_root=tmp_path)
-    with pytest.raises(StoreNotConfigured, match="S3 not configured"):
-        open_store("s3://bucket/prefix")
+def test_open_store_picks_the_variant_by_scheme(tmp_path: Path) -> None:
+    s3 = open_store("s3://bucket/acme/digits")
+    local = open_store(tmp_path.as_uri())
+
+    assert isinstance(s3, S3ArtifactStore)
+    assert (s3.bucket, s3.prefix) == ("bucket", "acme/digits")
+    assert isinstance(local, LocalArtifactStore)
+    assert local.root == tmp_path.resolve()
+    with pytest.raises(StoreNotConfigured, match="no artifact store for 'relative/dir'"):
+        open_store("relative/dir")
+
+
+def test_local_path_refuses_remote_uris(tmp_path: Path) -> None:
+    with pytest.raises(StoreNotConfigured, match="not a local file: fetch it"):
+        local_path("s3://bucket/shard.npz", tmp_path)
 
 
 def test_open_store_writes_under_a_file_base_uri(tmp_path: Path) -> None:

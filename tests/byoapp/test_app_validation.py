@@ -120,3 +120,13 @@ def test_nested_config_tables_become_dotted_keys_as_in_flower() -> None:
     assert manifest.config["opt.lr"] == 1
     assert not manifest.controlled
     assert parse_manifest((APPS / "sdk-numpy/pyproject.toml").read_text(), where="s").controlled
+
+
+def test_the_example_app_specs_validate_in_a_repository_laid_out_as_documented(
+    tmp_path: Path,
+) -> None:
+    specs = {p.stem: p.read_text() for p in (APPS.parent / "app-specs" / "acme").glob("*.yaml")}
+    assert sorted(specs) == ["quickstart-numpy", "sdk-numpy"]
+    root = make_app_repo(tmp_path, specs)
+    assert problems(root) == []
+    assert main(["validate", str(root)]) == 0

@@ -105,3 +105,19 @@ def test_completion_carries_the_final_checkpoint(tmp_path: Path) -> None:
     assert (done.kind, done.round, dict(done.metrics)) == (ReportKind.COMPLETED, 1, {"loss": 0.1})
     assert done.artifact is not None
     assert done.artifact.sha256 == sink.reports[-2].artifact.sha256  # type: ignore[union-attr]
+
+
+def test_the_sdk_exports_exactly_its_public_names() -> None:
+    import reconciler.sdk as sdk
+
+    public = {name for name in dir(sdk) if not name.startswith("_")} - {"controller", "strategy"}
+    assert public == set(sdk.__all__)
+    assert sorted(sdk.__all__) == [
+        "APP_CONTROL_KEY",
+        "ControlledStrategy",
+        "Controller",
+        "Directive",
+        "RunHalted",
+        "checkpoint_bytes",
+        "load_checkpoint",
+    ]

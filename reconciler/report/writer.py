@@ -88,6 +88,8 @@ class StatusWriter:
         self._timeout = timeout
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._hashed: dict[str, tuple[str, str]] = {}  # path -> (text, blob id)
+        self._known: tuple[str, dict[str, str]] | None = None  # (status tree, its blob ids)
 
     def write(
         self, files: Mapping[str, str], *, message: str, remove_missing: bool = True
@@ -95,15 +97,30 @@ class StatusWriter:
         """Make `status/` on the target branch hold exactly `files` (plus, when
         `remove_missing` is False, whatever else is there). Returns the pushed commit's
         sha, or None when the branch already had this content (nothing committed)."""
-        desired = {path: text.encode("utf-8") for path, text in files.items()}
-        for path in desired:
+        for path in files:
             _check_path(path)
         with self._lock:
             self._ensure_repository()
-            return self._write_with_retries(desired, message, remove_missing)
+            desired = self._blob_ids(files)
+            return self._write_with_retries(files, desired, message, remove_missing)
+
+    def _blob_ids(self, files: Mapping[str, str]) -> dict[str, str]:
+        """{path: blob id}; a text that is the very object hashed last time is not hashed
+        again (the daemon's renderer hands back unchanged texts as the same objects)."""
+        hashed = self._hashed
+        ids = {}
+        for path, text in files.items():
+            seen = hashed.get(path)
+            ids[path] = seen[1] if seen and seen[0] is text else _blob_id(text.encode("utf-8"))
+        self._hashed = {path: (files[path], blob) for path, blob in ids.items()}
+        return ids
 
     def _write_with_retries(
-        self, desired: Mapping[str, bytes], message: str, remove_missing: bool
+        self,
+        files: Mapping[str, str],
+        desired: Mapping[str, str],
+        message: str,
+        remove_missing: bool,
     ) -> str | None:
         failure = ""
         for delay in (0.0, *self._delays):
@@ -111,7 +128,7 @@ class StatusWriter:
                 self._sleep(delay * random.uniform(0.5, 1.5))
             try:
                 base = self._fetch_base()
-                commit = self._commit_on(base, desired, message, remove_missing)
+                commit = self._commit_on(base, files, desired, message, remove_missing)
                 if commit is not None:
                     fault_point("report.before-push")
                     self._push(commit)
@@ -142,16 +159,41 @@ class StatusWriter:
         return any(line.split(b"\t")[-1] == ref.encode() for line in listing.splitlines())
 
     def _commit_on(
-        self, base: str, desired: Mapping[str, bytes], message: str, remove_missing: bool
+        self,
+        base: str,
+        files: Mapping[str, str],
+        desired: Mapping[str, str],
+        message: str,
+        remove_missing: bool,
     ) -> str | None:
-        current = blob_ids_at(self.repo_dir, base, STATUS_PREFIX)
-        writes = {p: data for p, data in desired.items() if current.get(p) != _blob_id(data)}
+        current = self._current(base)
+        writes = {
+            p: files[p].encode("utf-8") for p, blob in desired.items() if current.get(p) != blob
+        }
         deletes = sorted(set(current) - set(desired)) if remove_missing else []
         if not writes and not deletes:
             return None
         stream = _fast_import_stream(base, writes, deletes, message, self._author)
         self._git("fast-import", "--quiet", "--force", "--date-format=raw", stdin=stream)
-        return self._git("rev-parse", "--verify", _PENDING_REF).decode().strip()
+        commit = self._git("rev-parse", "--verify", _PENDING_REF).decode().strip()
+        if remove_missing:  # status/ of the new commit is exactly `desired`
+            self._known = (self._status_tree(commit), dict(desired))
+        return commit
+
+    def _current(self, base: str) -> Mapping[str, str]:
+        """{path: blob id} of status/ at `base`. When status/ is still the tree this writer
+        committed last (people never edit it), that is known without listing 20,000 files."""
+        if self._known is not None and self._status_tree(base) == self._known[0]:
+            return self._known[1]
+        return blob_ids_at(self.repo_dir, base, STATUS_PREFIX)
+
+    def _status_tree(self, commit: str) -> str:
+        try:
+            return (
+                self._git("rev-parse", "--verify", "--quiet", f"{commit}:status").decode().strip()
+            )
+        except GitFailed:
+            return ""  # no status/ yet
 
     def _push(self, commit: str) -> None:
         # No "+" and no --force: a remote that moved rejects this, and we start over.

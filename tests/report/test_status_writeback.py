@@ -195,3 +195,20 @@ def test_own_status_commits_change_no_spec(tmp_path: Path) -> None:
 
     assert after != before
     assert not source.changed_paths(before, after, under="specs/")
+
+
+def test_a_persons_edit_under_status_is_corrected_even_when_nothing_changed(
+    tmp_path: Path,
+) -> None:
+    """The writer remembers the status/ tree it committed and skips listing it; a tree
+    someone else changed is listed again, so their edit is overwritten, never kept."""
+    remote = make_remote(tmp_path, SPECS)
+    writer = _writer(tmp_path, remote)
+    files = render_status([status(name="a"), status(name="b")])
+    writer.write(files, message="ours")
+    remote.commit({"status/team-a/a.yaml": "tampered\n", "status/team-a/b.md": None}, "edit")
+    sha = writer.write(files, message="ours again")
+    assert sha is not None and sha == remote.head()
+    assert remote.show(sha, "status/team-a/a.yaml") == files["status/team-a/a.yaml"].rstrip("\n")
+    assert "status/team-a/b.md" in remote.files_at(sha)
+    assert writer.write(files, message="quiet") is None

@@ -23,7 +23,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not flower and not e2e and not s3"
 
-SOURCES = reconciler tests bench examples
+SOURCES = reconciler tests bench examples deploy
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(SOURCES)

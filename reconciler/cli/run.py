@@ -4,16 +4,19 @@
 
 Database from `--database-url` or `DATABASE_URL` (else the embedded PostgreSQL); Flower from
 `--superlink` (else a local SuperLink with `--local-supernodes` SuperNodes); checkpoints in
-`--artifact-root` (a local folder; `--s3` stores them in each spec's bucket). SIGTERM or
+`--artifact-root` (a local folder; `--s3` stores them in each spec's bucket, at
+`--s3-endpoint` or $AWS_ENDPOINT_URL for MinIO/Ceph). SIGTERM or
 Ctrl-C finishes the running cycle, releases the leader lock and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.cli import EXIT_ERROR
 
@@ -32,6 +35,11 @@ def register(sub: Any) -> None:
     p.add_argument("--local-supernodes", type=int, default=3)
     p.add_argument("--artifact-root", default=".thunderline/artifacts")
     p.add_argument("--s3", action="store_true", help="write checkpoints to S3 buckets")
+    p.add_argument(
+        "--s3-endpoint",
+        help="S3 endpoint URL for MinIO/Ceph (sets AWS_ENDPOINT_URL for this process and the "
+        "Flower processes it starts)",
+    )
     p.add_argument("--prune", action="store_true", help="stop federations whose file is deleted")
     p.add_argument("--status-branch", help="commit status reports to this branch")
     p.add_argument("--no-status", action="store_true", help="do not commit status reports")
@@ -73,11 +81,22 @@ def settings_from(args: argparse.Namespace) -> Any:
     )
 
 
+def use_s3_endpoint(url: str | None) -> None:
+    """Point S3 clients here and in child processes at `url`; remote SuperNodes need their own."""
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"--s3-endpoint must be an http:// or https:// URL, not {url!r}")
+    os.environ["AWS_ENDPOINT_URL"] = url
+
+
 def run(args: argparse.Namespace) -> int:
     from reconciler.daemon.main import serve
 
     try:
         settings = settings_from(args)
+        use_s3_endpoint(args.s3_endpoint)
     except ValueError as exc:
         print(f"reconciler run: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -35,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"reconciler.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"reconciler.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"reconciler.cli.{name}").register(sub)
     return parser
 
 

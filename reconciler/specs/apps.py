@@ -13,7 +13,6 @@ Standard library only (tomllib), no Flower import: `reconciler validate` must st
 from __future__ import annotations
 
 import posixpath
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,8 @@ def app_config(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def parse_manifest(text: str, *, where: str) -> AppManifest:
     """An app's manifest from its pyproject text; AppManifestError lists every gap."""
+    import tomllib  # here, not at the top: only specs with an app pay for it in `validate`
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.model import FederationKey, Phase, RecordedFederation
+from reconciler.cli import main
+from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
 from reconciler.runtime.base import Artifact, RunRequest
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.local import LocalFlower
@@ -24,6 +25,7 @@ from reconciler.runtime.progress import (
     make_token,
 )
 from reconciler.runtime.progress_server import ProgressServer
+from reconciler.store import Store
 from tests.byoapp.apprepo import app_spec, make_app_repo
 
 pytestmark = [pytest.mark.flower, pytest.mark.timeout(400)]
@@ -146,20 +148,47 @@ def test_the_sdk_app_pauses_resumes_and_checkpoints(runtime: FlowerRuntime, repo
     assert runtime.find_run(KEY, 1, 2) == second  # the driver finds team-app runs too
 
 
-def test_a_missing_dependency_becomes_the_failure_reason(
-    runtime: FlowerRuntime, repo: Path
-) -> None:
+@pytest.fixture(scope="module")
+def broken_run(runtime: FlowerRuntime, repo: Path) -> tuple[int, RecordedFederation]:
+    """A finished run of an app whose ServerApp imports a module that is not installed."""
     doc = document("broken")
     key = FederationKey("acme", "broken")
     run_id = runtime.submit(request(repo, doc, "http://127.0.0.1:9/unused", 1, key))
     wait_finished(runtime, run_id, timeout=90)
-    [observed] = [o for o in runtime.observe() if o.run_id == run_id]
     record = RecordedFederation(
         key, "specs/acme/broken.yaml", doc, "d", 1, 1, Phase.STARTING, attempt=1, run_generation=1
     )
+    return run_id, record
+
+
+def test_a_missing_dependency_becomes_the_failure_reason(
+    runtime: FlowerRuntime, broken_run: tuple[int, RecordedFederation]
+) -> None:
+    run_id, record = broken_run
+    [observed] = [o for o in runtime.observe() if o.run_id == run_id]
     sink = Sink()
-    LogFollower(runtime, sink, lambda d: Follow.ROUNDS).follow({key: record}, {key: observed})
+    follower = LogFollower(runtime, sink, lambda d: Follow.ROUNDS)
+    follower.follow({record.key: record}, {record.key: observed})
     [failed] = sink.reports
     assert failed.kind == ReportKind.FAILED
     assert "ModuleNotFoundError: No module named 'thunderline_missing_dependency'" in failed.message
     assert "preinstall it on the SuperLink and SuperNodes" in failed.message
+
+
+@pytest.mark.pg
+def test_reconciler_logs_prints_the_runs_log(
+    runtime: FlowerRuntime,
+    broken_run: tuple[int, RecordedFederation],
+    pg_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_id, record = broken_run
+    with Store.connect(pg_url) as store:
+        store.migrate()
+        store.create(FederationSpec(record.key, record.path, record.document))
+        store.record_run(record.key, generation=1, attempt=1, run_id=run_id, status="finished")
+    args = ["logs", "broken", "--superlink", runtime.address, "--database-url", pg_url]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "ServerApp raised an exception" in out
+    assert "ModuleNotFoundError: No module named 'thunderline_missing_dependency'" in out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from reconciler.model import DesiredState, SpecProblem
 from reconciler.source import GitSource, diff_blob_ids
@@ -39,16 +40,25 @@ class DesiredCache:
         self.loaded = False  # False until a revision was loaded: "no desired state known yet"
         self._tree: str | None = None  # id of the specs/ tree last loaded
         self._hidden: dict[str, FileResult] = {}  # symlinks, submodules and what they hide
+        self._root: Path | None = None  # the checkout: spec.app.path folders are checked in it
+        self._app_specs: set[str] = set()  # spec files that may name an app folder
+        self._around_ids: dict[str, str] = {}  # top-level trees besides specs/ and status/
 
     def refresh(self, source: GitSource, revision: str) -> DesiredState:
         if self.loaded and revision == self.state.revision:
             return self.state
+        self._root = source.workdir
         tree = source.tree_id(revision, "specs")
-        if self.loaded and tree == self._tree:
-            # A commit that left specs/ alone (such as our own status commit): same specs.
+        around = self._around(source, revision)
+        if self.loaded and tree == self._tree and around == self._around_ids:
+            # A commit that left specs/ (and the apps they name) alone, such as our own
+            # status commit: same specs.
             self.state = replace(self.state, revision=revision)
             return self.state
-        self._tree = tree
+        if around != self._around_ids:
+            # An app folder may have changed under an unchanged spec: check those again.
+            self._blobs = {p: b for p, b in self._blobs.items() if p not in self._app_specs}
+        self._tree, self._around_ids = tree, around
         entries = entries_at(source.workdir, revision)
         blobs = {p: sha for p, sha in entries.files.items() if is_spec_path(p)}
         self._hidden = self._not_files(entries.others)
@@ -67,7 +77,19 @@ class DesiredCache:
             self._results.pop(path, None)
             self.loaded_at.pop(path, None)
         for path, content in changed.items():
-            self._results[path] = check_file(path, content)
+            self._results[path] = check_file(path, content, repo_root=self._root)
+            if b"app:" in content:  # may name an app folder (a superset is harmless)
+                self._app_specs.add(path)
+            else:
+                self._app_specs.discard(path)
+
+    def _around(self, source: GitSource, revision: str) -> dict[str, str]:
+        """Ids of the top-level entries besides specs/ and status/, while some spec may name
+        an app folder; {} otherwise (then only specs/ matters)."""
+        if not self._app_specs:
+            return {}
+        entries = source.top_level(revision)
+        return {name: oid for name, oid in entries.items() if name not in WORKTREE_EXCLUDES}
 
     def _not_files(self, others: Mapping[str, str]) -> dict[str, FileResult]:
         """A problem for each entry that is not a regular file, and for each spec known

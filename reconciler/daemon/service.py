@@ -16,6 +16,8 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,7 +29,9 @@ from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
 from reconciler.report import StatusWriter
+from reconciler.runtime.apps import log_follow_mode
 from reconciler.runtime.base import Runtime
+from reconciler.runtime.logprogress import LogFollower
 from reconciler.settings import Settings
 from reconciler.source import GitSource, Watcher, watch_repository
 from reconciler.store import LeaderLock, Store, StoreError
@@ -79,6 +83,11 @@ class Daemon:
             options=settings.plan,
             report=self._after_cycle,
             tracing=self.tracing,
+            log_follower=LogFollower(
+                parts.runtime,
+                self.sink,
+                partial(log_follow_mode, repo_root=Path(parts.source.workdir)),
+            ),
         )
         self.scheduler = BackgroundScheduler(daemon=True)
 

@@ -111,6 +111,16 @@ class GitSource:
             return None
         return out.decode("ascii").strip() or None
 
+    def top_level(self, rev: str) -> dict[str, str]:
+        """{name: object id} of the entries at the root of `rev`'s tree."""
+        out = run_git(self.workdir, "ls-tree", "-z", rev)
+        entries = {}
+        for record in out.split(b"\0"):
+            if record:
+                meta, _, name = record.partition(b"\t")
+                entries[name.decode("utf-8", "surrogateescape")] = meta.split(b" ")[2].decode()
+        return entries
+
     def blob_ids(self, rev: str, under: str = "specs/") -> dict[str, str]:
         """{path: blob id} under `under` at `rev`: equal id, equal content."""
         return blob_ids_at(self.workdir, rev, under)

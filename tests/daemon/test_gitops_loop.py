@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -104,3 +106,30 @@ def test_the_daemons_checkout_holds_data_but_not_specs_or_status(world: World) -
     assert (root / "data/x.csv").read_text() == "a,b\n"  # runs read data by relative path
     assert not (root / "specs").exists() and not (root / "status").exists()
     assert world.record().phase is Phase.STARTING  # specs still came through, from Git objects
+
+
+def test_fixing_an_app_folder_clears_its_specs_problem(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    """A spec is checked against the app folder it names; the folder can change on its own."""
+    examples = Path(__file__).parents[2] / "examples"
+    app = examples / "apps" / "quickstart-numpy"
+    spec = (examples / "app-specs/acme/quickstart-numpy.yaml").read_text()
+    files = {
+        f"apps/quickstart-numpy/{p.relative_to(app).as_posix()}": p.read_text()
+        for p in app.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    pyproject = "apps/quickstart-numpy/pyproject.toml"
+    files[pyproject] = files[pyproject].replace("local-epochs = 20\n", "")
+    files["specs/acme/quickstart-numpy.yaml"] = spec
+    world = make_world(tmp_path, pg_url, files=files)
+    try:
+        world.cycle()
+        problems = world.daemon.last_outcome.desired.problems  # type: ignore[union-attr]
+        assert any("local-epochs" in str(p) for ps in problems.values() for p in ps)
+        fixed = (app / "pyproject.toml").read_text()
+        world.push({pyproject: fixed}, "declare local-epochs")  # the spec itself is unchanged
+        world.cycle()
+        assert not world.daemon.last_outcome.desired.problems  # type: ignore[union-attr]
+    finally:
+        world.daemon.stop()
+        world.store.close()

@@ -1,16 +1,16 @@
 """S3 servers for the artifact tests: a real one (Ceph radosgw on loopback) and moto for speed.
 
-`radosgw` starts the project's radosgw (tests/services/radosgw.sh) once per session unless it
-already answers, and stops it afterwards if it started it (keep it with
-THUNDERLINE_KEEP_RADOSGW=1). When it cannot start (packages missing), tests that need it are
-skipped with the reason; under CI=true they fail instead (`missing_service`).
+`radosgw` starts the project's radosgw (tests/services/radosgw.sh) unless it already answers
+and leaves it running, like the PostgreSQL server the other tiers use: test sessions running
+side by side share it, so none may stop it under another (`radosgw.sh stop` does, by hand).
+When it cannot start (packages missing), tests that need it are skipped with the reason;
+under CI=true they fail instead (`missing_service`).
 `moto_endpoint` is moto's S3 server in a thread: it accepts any credentials and any digest,
 so it serves the fast tests of our own logic, never as the only S3 test.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import uuid
@@ -59,25 +59,14 @@ def _run_script(command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _answers(endpoint: str) -> bool:
-    host, port = endpoint.removeprefix("http://").split(":")
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex((host, int(port))) == 0
-
-
 @pytest.fixture(scope="session")
-def radosgw() -> Iterator[S3Server]:
-    env = _parse_env(_run_script("env").stdout)
-    already = _answers(env["AWS_ENDPOINT_URL"])
+def radosgw() -> S3Server:
     started = _run_script("start")
     if started.returncode == NOT_INSTALLED:
-        missing_service(f"Ceph radosgw is not installed: {started.stderr.strip()}")
+        missing_service(f"Ceph radosgw is not installed ({started.stderr.strip()})")
     if started.returncode != 0:
         missing_service(f"radosgw did not start: {started.stderr.strip()[-500:]}")
-    yield S3Server(_parse_env(started.stdout))
-    if not already and os.environ.get("THUNDERLINE_KEEP_RADOSGW") != "1":
-        _run_script("stop")
+    return S3Server(_parse_env(started.stdout))
 
 
 def _client(config: S3Config) -> Any:

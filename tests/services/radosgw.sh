@@ -97,7 +97,7 @@ start_mon() {
     --addv a '[v2:127.0.0.1:3300,v1:127.0.0.1:6789]' "$DIR/monmap" >/dev/null
   ceph-authtool --create-keyring "$DIR/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
   ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring"
-  ceph-mon -c "$CONF" -i a 2>>"$DIR/log/startup.log"
+  ceph-mon -c "$CONF" -i a 2>>"$DIR/log/startup.log" 9>&-
 }
 
 start_osd() {
@@ -105,7 +105,7 @@ start_osd() {
   uuid=$(cat /proc/sys/kernel/random/uuid)
   id=$(ceph -c "$CONF" osd new "$uuid")
   ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$uuid" >/dev/null 2>&1
-  ceph-osd -c "$CONF" -i "$id" 2>>"$DIR/log/startup.log"
+  ceph-osd -c "$CONF" -i "$id" 2>>"$DIR/log/startup.log" 9>&-
 }
 
 admin() { radosgw-admin -c "$CONF" -n client.rgw.a --admin-socket='' "$@"; }
@@ -130,7 +130,7 @@ start() {
   say "starting a monitor, a memstore OSD and radosgw under $DIR"
   start_mon
   start_osd
-  radosgw -c "$CONF" -n client.rgw.a 2>>"$DIR/log/startup.log"
+  radosgw -c "$CONF" -n client.rgw.a 2>>"$DIR/log/startup.log" 9>&-
   wait_until_answers
   create_user thunderline "$ACCESS_KEY" "$SECRET_KEY"
   create_user thunderline-other "$OTHER_ACCESS_KEY" "$OTHER_SECRET_KEY"
@@ -158,9 +158,17 @@ stop() {
   say "stopped"
 }
 
+# One start or stop at a time: test sessions running side by side share this server.
+# The daemons are started with fd 9 closed, so they do not hold the lock.
+locked() {
+  exec 9>"$DIR.lock"
+  flock 9
+  "$@"
+}
+
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
+  start) locked start ;;
+  stop) locked stop ;;
   env) print_env ;;
   *)
     echo "usage: $0 start|stop|env" >&2

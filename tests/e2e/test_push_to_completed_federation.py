@@ -34,7 +34,13 @@ from tests.source.gitutil import git, isolated_git, make_remote
 
 __all__ = ["isolated_git"]
 
-pytestmark = [pytest.mark.e2e, pytest.mark.flower, pytest.mark.pg, pytest.mark.git]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.flower,
+    pytest.mark.pg,
+    pytest.mark.git,
+    pytest.mark.timeout(600),  # a few rounds of real Flower; slow on a loaded machine
+]
 
 PROJECT = Path(__file__).parents[2]
 SPEC_PATH = "specs/acme/digits-fedavg.yaml"

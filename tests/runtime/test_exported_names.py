@@ -26,19 +26,3 @@ def test_runtime_exports() -> None:
         "make_token",
         "verify_token",
     ]
-
-
-def test_artifacts_exports() -> None:
-    assert sorted(reconciler.artifacts.__all__) == [
-        "ArtifactError",
-        "ArtifactNotFound",
-        "ArtifactRef",
-        "ArtifactStore",
-        "IntegrityError",
-        "LocalArtifactStore",
-        "StoreNotConfigured",
-        "fetch_verified",
-        "local_path",
-        "open_store",
-        "sha256_file",
-    ]

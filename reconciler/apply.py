@@ -78,6 +78,7 @@ def checkpoint_base(
     bucket = str(artifacts.get("outputBucket", "s3://thunderline")).rstrip("/")
     prefix = str(artifacts.get("prefix") or f"{key.tenant}/{key.name}").strip("/")
     if root is None:
+        bucket = bucket if "://" in bucket else f"s3://{bucket}"  # a bare bucket name is S3
         return f"{bucket}/{prefix}/g{generation}"
     folder = Path(root).resolve() / bucket.split("://", 1)[-1] / prefix / f"g{generation}"
     return folder.as_uri()

@@ -148,6 +148,14 @@ class FederationRun:
         except FederationFailed as exc:
             self._fail(str(exc))
             raise
+        except ArtifactError as exc:
+            if exc.transient:
+                # The store is down for now: end the run without a verdict, so the daemon
+                # recovers from the last checkpoint (bounded) instead of failing the federation.
+                log(WARNING, "artifact store unavailable, run ends for recovery: %s", exc)
+                raise
+            self._fail(str(exc))
+            raise FederationFailed(str(exc)) from exc
         except EXPECTED_ERRORS as exc:
             self._fail(str(exc))
             raise FederationFailed(str(exc)) from exc

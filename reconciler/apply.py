@@ -119,7 +119,22 @@ class Applier:
         new = [] if recorded is None else [a for a in actions if _new_start(a, recorded)]
         results = self._start_new(new) if len(new) > 1 else []
         batched = {a.key for a in new} if results else set()
-        return results + [self.apply_one(a) for a in actions if a.key not in batched]
+        results += [self.apply_one(a) for a in actions if a.key not in batched]
+        if isinstance(recorded, Mapping):
+            self._catch_up(plan, recorded)
+        return results
+
+    def _catch_up(self, plan: Plan, recorded: Mapping[FederationKey, RecordedFederation]) -> None:
+        """Mark observed a generation whose action was carried out but not marked (the
+        daemon died in between): the plan has nothing left to do for it."""
+        planned = {a.key for a in plan.actions}
+        for key, record in recorded.items():
+            behind = record.observed_generation < record.generation
+            if behind and key not in planned and record.phase is not Phase.PENDING:
+                with contextlib.suppress(StoreError):  # changed meanwhile: next cycle
+                    self.store.mark_observed(
+                        key, record.generation, expected_version=record.version
+                    )
 
     def _start_new(self, actions: list[Action]) -> list[ActionResult]:
         def request(record: RecordedFederation) -> RunRequest:

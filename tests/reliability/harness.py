@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import psycopg
@@ -23,7 +23,7 @@ import yaml
 
 from reconciler.faults import FAULT_ENV, ONCE_ENV
 from reconciler.model import FederationKey, Phase, RecordedFederation
-from reconciler.store import Store
+from reconciler.store import SchemaMissing, Store
 from tests.conftest import ADMIN_URL
 from tests.source.gitutil import Remote, git
 
@@ -159,14 +159,18 @@ class DaemonProcess:
 
 
 def recorded(url: str) -> dict[FederationKey, RecordedFederation]:
+    """What the database holds; nothing while the daemon has not migrated it yet."""
     with Store.connect(url) as store:
-        return store.load_recorded()
+        try:
+            return store.load_recorded()
+        except SchemaMissing:
+            return {}
 
 
 def wait_for_phase(
     url: str,
     keys: list[FederationKey],
-    phase: Phase,
+    phase: Phase | Collection[Phase],
     timeout: float,
     daemon: DaemonProcess,
     *,
@@ -174,20 +178,15 @@ def wait_for_phase(
     attempt: int = 1,
 ) -> float:
     """Seconds until every key is recorded in `phase` at `generation` and `attempt` (or
-    later); AssertionError with the daemon's log otherwise."""
+    later), that generation observed; AssertionError with the daemon's log otherwise."""
     began = time.monotonic()
     seen: dict[FederationKey, RecordedFederation] = {}
+    phases = {phase} if isinstance(phase, Phase) else set(phase)
 
     def reached(r: RecordedFederation | None) -> bool:
-        return (
-            r is not None
-            and r.phase is phase
-            and (r.generation, r.attempt)
-            >= (
-                generation,
-                attempt,
-            )
-        )
+        if r is None or r.phase not in phases or r.observed_generation < r.generation:
+            return False
+        return (r.generation, r.attempt) >= (generation, attempt)
 
     while time.monotonic() - began < timeout:
         seen = recorded(url)
@@ -197,7 +196,11 @@ def wait_for_phase(
             break
         time.sleep(0.5)
     state = {str(k): (r.phase.value, r.generation, r.attempt, r.reason) for k, r in seen.items()}
-    raise AssertionError(f"not all {phase.value} after {timeout:.0f} s: {state}\n{daemon.log()}")
+    code = None if daemon.proc is None else daemon.proc.poll()
+    raise AssertionError(
+        f"not all {sorted(p.value for p in phases)} after {timeout:.0f} s (daemon exit code {code}): {state}\n"
+        + daemon.log()[-6000:]
+    )
 
 
 def remote_status(remote: Remote, key: FederationKey) -> dict[str, object]:
@@ -207,17 +210,25 @@ def remote_status(remote: Remote, key: FederationKey) -> dict[str, object]:
 
 
 def wait_for_remote_status(
-    remote: Remote, key: FederationKey, phase: Phase, timeout: float
+    remote: Remote,
+    key: FederationKey,
+    phase: Phase | Collection[Phase],
+    timeout: float,
+    *,
+    generation: int = 1,
 ) -> dict[str, object]:
+    """The status report at the remote once it shows `phase` with `generation` observed."""
     deadline = time.monotonic() + timeout
     status: dict[str, object] = {}
+    wanted = {phase.value} if isinstance(phase, Phase) else {p.value for p in phase}
     while time.monotonic() < deadline:
         with contextlib.suppress(AssertionError, KeyError, TypeError):
             status = remote_status(remote, key)
-            if status.get("phase") == phase.value:
+            observed = status.get("observedGeneration")
+            if status.get("phase") in wanted and observed == generation:
                 return status
         time.sleep(1)
-    raise AssertionError(f"status of {key} at the remote is not {phase.value}: {status}")
+    raise AssertionError(f"status of {key} at the remote is not {sorted(wanted)}: {status}")
 
 
 def killed(code: int | None) -> bool:

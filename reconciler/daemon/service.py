@@ -182,9 +182,10 @@ class Daemon:
             except StoreError as exc:
                 log.warning("leader election: %s", exc)
                 self.role = "standby"
-            if self.role == "standby":
-                # Poll the lock sooner than the interval: failover should not wait a whole cycle.
-                threading.Timer(1.0, self.request_cycle, args=["standby"]).start()
+        if self.role == "standby":
+            # Poll the lock sooner than the interval, also right after losing it: failover
+            # should not wait a whole cycle.
+            threading.Timer(1.0, self.request_cycle, args=["standby"]).start()
         self.metrics.leader.set(1 if self.role == "leader" else 0)
         return self.role == "leader"
 

@@ -230,7 +230,7 @@ class ProgressClient:
             try:
                 return self._post(data)
             except urllib.error.HTTPError as exc:
-                if exc.code < 500:
+                if exc.code < 500 and exc.code != 429:  # 429: the daemon asks us to slow down
                     raise ProgressRejected(
                         f"daemon refused a {r.kind} report: HTTP {exc.code}"
                     ) from None

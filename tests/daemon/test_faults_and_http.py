@@ -7,6 +7,7 @@ import hmac
 import http.client
 import json
 import shutil
+import time
 import urllib.error
 import urllib.request
 
@@ -135,3 +136,35 @@ def test_a_users_push_racing_a_status_commit_both_survive(world: World) -> None:
     assert world.remote.show(head, SPEC_PATH) == changed.rstrip("\n")  # git show strips it
     status = yaml.safe_load(world.remote.show(head, "status/acme/digits-fedavg.yaml"))["status"]
     assert status["rounds"]["total"] == 7
+
+
+class FlakyLock:
+    """A leader lock whose connection dies once, then can be taken again."""
+
+    def __init__(self) -> None:
+        self.held = True
+        self.acquired = 0
+
+    def is_held(self) -> bool:
+        return self.held
+
+    def try_acquire(self) -> bool:
+        self.acquired += 1
+        self.held = True
+        return True
+
+    def release(self) -> None:
+        self.held = False
+
+
+def test_a_leader_that_lost_its_lock_tries_again_within_seconds(world: World) -> None:
+    lock = FlakyLock()
+    world.daemon.parts.leader = lock  # type: ignore[assignment]
+    world.daemon.role = "leader"
+    lock.held = False  # the lock's connection died
+    world.daemon.request_cycle("test")
+    deadline = time.monotonic() + 10  # the poll interval here is an hour
+    while lock.acquired == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lock.acquired >= 1
+    assert world.daemon.cycle_now(timeout=30) and world.daemon.role == "leader"

@@ -125,17 +125,18 @@ def test_client_with_a_wrong_token_is_refused_without_retrying() -> None:
 
 
 class Flaky(BaseHTTPRequestHandler):
-    """Answers 503 to the first `failures` requests, then continue."""
+    """Answers `status` (503 by default) to the first `failures` requests, then continue."""
 
     failures: ClassVar[int] = 2
     seen: ClassVar[int] = 0
+    status: ClassVar[int] = 503
 
     def do_POST(self) -> None:
         type(self).seen += 1
         self.rfile.read(int(self.headers["Content-Length"]))
         ok = type(self).seen > type(self).failures
         body = b'{"directive": "continue"}' if ok else b"{}"
-        self.send_response(200 if ok else 503)
+        self.send_response(200 if ok else type(self).status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -144,8 +145,10 @@ class Flaky(BaseHTTPRequestHandler):
         pass
 
 
-def test_client_retries_server_errors_with_backoff() -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+@pytest.mark.parametrize("status", [503, 429])  # server error; rate limit ("slow down")
+def test_client_retries_server_errors_with_backoff(status: int) -> None:
+    handler = type("FlakyOnce", (Flaky,), {"seen": 0, "status": status})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/progress"
@@ -154,7 +157,7 @@ def test_client_retries_server_errors_with_backoff() -> None:
         httpd.shutdown()
         httpd.server_close()
     assert directive == Directive.CONTINUE
-    assert Flaky.seen == 3
+    assert handler.seen == 3
 
 
 def test_client_goes_on_when_the_daemon_stays_down() -> None:

@@ -111,7 +111,7 @@ class Applier:
         }
 
     def apply(
-        self, plan: Plan, recorded: Collection[FederationKey] | None = None
+        self, plan: Plan, recorded: Mapping[FederationKey, RecordedFederation] | None = None
     ) -> list[ActionResult]:
         """Carry out every state-changing action. Brand-new federations (not in `recorded`)
         are started in bulk; everything else one action at a time."""
@@ -120,7 +120,7 @@ class Applier:
         results = self._start_new(new) if len(new) > 1 else []
         batched = {a.key for a in new} if results else set()
         results += [self.apply_one(a) for a in actions if a.key not in batched]
-        if isinstance(recorded, Mapping):
+        if recorded is not None:
             self._catch_up(plan, recorded)
         return results
 
@@ -129,12 +129,8 @@ class Applier:
         daemon died in between): the plan has nothing left to do for it."""
         planned = {a.key for a in plan.actions}
         for key, record in recorded.items():
-            behind = record.observed_generation < record.generation
-            if behind and key not in planned and record.phase is not Phase.PENDING:
-                with contextlib.suppress(StoreError):  # changed meanwhile: next cycle
-                    self.store.mark_observed(
-                        key, record.generation, expected_version=record.version
-                    )
+            if key not in planned and record.phase is not Phase.PENDING:
+                self._mark_observed(record)
 
     def _start_new(self, actions: list[Action]) -> list[ActionResult]:
         def request(record: RecordedFederation) -> RunRequest:
@@ -172,9 +168,14 @@ class Applier:
     def _observed(self, key: FederationKey) -> None:
         """The generation an action was carried out for is now observed (status contract)."""
         with contextlib.suppress(StoreError):  # a later cycle marks it; nothing is lost
-            record = self.store.get(key)
-            if record.observed_generation < record.generation:
-                self.store.mark_observed(key, record.generation, expected_version=record.version)
+            self._mark_observed(self.store.get(key))
+
+    def _mark_observed(self, record: RecordedFederation) -> None:
+        if record.observed_generation < record.generation:
+            with contextlib.suppress(StoreError):  # changed meanwhile: a later cycle marks it
+                self.store.mark_observed(
+                    record.key, record.generation, expected_version=record.version
+                )
 
     # --- actions ------------------------------------------------------------------------
 

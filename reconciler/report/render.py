@@ -13,9 +13,10 @@ import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.model import API_VERSION, Condition, ConditionType, FederationKey
+from reconciler.report.files import StatusFiles, blob_id
 from reconciler.report.markdown import index_row, render_index, render_page
 from reconciler.report.model import ArtifactStatus, FederationStatus, RoundStatus, rfc3339
 from reconciler.report.yamltext import dump_yaml
@@ -51,29 +52,47 @@ def render_status(statuses: Sequence[FederationStatus]) -> dict[str, str]:
 
 class CachedRenderer:
     """`render_status` with memory: a federation whose status equals the one rendered last
-    time is not rendered again (10,000 pages take seconds; one changed page, milliseconds)."""
+    time is not rendered again (10,000 pages take seconds; one changed page, milliseconds).
+    It keeps each status with the blob ids of its two files, not their texts: an unchanged
+    file is rendered again only if the writer finds the branch lacks it."""
 
     def __init__(self) -> None:
         self._done: dict[FederationKey, _Rendered] = {}
 
-    def __call__(self, statuses: Sequence[FederationStatus]) -> dict[str, str]:
+    def __call__(self, statuses: Sequence[FederationStatus]) -> StatusFiles:
         ordered = sorted(statuses, key=lambda s: s.key)
         _refuse_duplicates(ordered)
         done: dict[FederationKey, _Rendered] = {}
-        files: dict[str, str] = {}
+        fresh: dict[str, str] = {}  # texts rendered in this call
+        ids: dict[str, str] = {}
         for status in ordered:
-            cached = self._done.get(status.key)
-            if cached is None or cached[0] != status:
-                cached = (status, render_yaml(status), render_page(status), index_row(status))
-            done[status.key] = cached
             yaml_path, page_path = status_paths(status.key)
-            files[yaml_path], files[page_path] = cached[1], cached[2]
-        files[INDEX_PATH] = render_index(ordered, row=lambda s: done[s.key][3])
+            cached = self._done.get(status.key)
+            if cached is None or cached.status != status:
+                fresh[yaml_path], fresh[page_path] = render_yaml(status), render_page(status)
+                yaml_id, page_id = blob_id(fresh[yaml_path]), blob_id(fresh[page_path])
+                cached = _Rendered(status, yaml_id, page_id, index_row(status))
+            done[status.key] = cached
+            ids[yaml_path], ids[page_path] = cached.yaml_id, cached.page_id
+        fresh[INDEX_PATH] = render_index(ordered, row=lambda s: done[s.key].index_row)
+        ids[INDEX_PATH] = blob_id(fresh[INDEX_PATH])
         self._done = done
-        return files
+        return StatusFiles(ids, lambda path: fresh.get(path) or _render_again(path, done))
 
 
-_Rendered = tuple[FederationStatus, str, str, list[str]]  # status, YAML, page, index row
+class _Rendered(NamedTuple):
+    status: FederationStatus
+    yaml_id: str
+    page_id: str
+    index_row: list[str]
+
+
+def _render_again(path: str, done: Mapping[FederationKey, _Rendered]) -> str:
+    """The text of a file whose status was rendered in an earlier call."""
+    stem, _, suffix = path.removeprefix(f"{STATUS_DIR}/").rpartition(".")
+    tenant, _, name = stem.partition("/")
+    status = done[FederationKey(tenant, name)].status
+    return render_yaml(status) if suffix == "yaml" else render_page(status)
 
 
 def render_yaml(status: FederationStatus) -> str:

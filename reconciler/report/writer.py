@@ -12,7 +12,6 @@ number of times. It never force-pushes and never changes a path outside `status/
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import threading
@@ -21,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from reconciler.faults import fault_point
+from reconciler.report.files import StatusFiles, blob_id
 from reconciler.source.command import GitFailed, run_git
 from reconciler.source.errors import SourceError
 from reconciler.source.remote import GitRemote
@@ -88,7 +88,6 @@ class StatusWriter:
         self._timeout = timeout
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._hashed: dict[str, tuple[str, str]] = {}  # path -> (text, blob id)
         self._known: tuple[str, dict[str, str]] | None = None  # (status tree, its blob ids)
 
     def write(
@@ -101,19 +100,8 @@ class StatusWriter:
             _check_path(path)
         with self._lock:
             self._ensure_repository()
-            desired = self._blob_ids(files)
+            desired = _blob_ids(files)
             return self._write_with_retries(files, desired, message, remove_missing)
-
-    def _blob_ids(self, files: Mapping[str, str]) -> dict[str, str]:
-        """{path: blob id}; a text that is the very object hashed last time is not hashed
-        again (the daemon's renderer hands back unchanged texts as the same objects)."""
-        hashed = self._hashed
-        ids = {}
-        for path, text in files.items():
-            seen = hashed.get(path)
-            ids[path] = seen[1] if seen and seen[0] is text else _blob_id(text.encode("utf-8"))
-        self._hashed = {path: (files[path], blob) for path, blob in ids.items()}
-        return ids
 
     def _write_with_retries(
         self,
@@ -233,9 +221,11 @@ def _check_path(path: str) -> None:
         raise StatusPathRefused(f"refusing to write {path!r}: only files under status/ are written")
 
 
-def _blob_id(data: bytes) -> str:
-    """The id git gives a file with this content (sha1 of "blob <size>\\0" + data)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+def _blob_ids(files: Mapping[str, str]) -> Mapping[str, str]:
+    """{path: blob id}: known up front for the daemon's rendered files, hashed otherwise."""
+    if isinstance(files, StatusFiles):
+        return files.blob_ids
+    return {path: blob_id(text) for path, text in files.items()}
 
 
 def _fast_import_stream(

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -16,6 +17,8 @@ from reconciler.report import (
     StatusWriter,
     render_status,
 )
+from reconciler.report import render as render_module
+from reconciler.report.render import CachedRenderer
 from reconciler.source import GitSource
 from tests.report.builders import status
 from tests.source.gitutil import GitDaemon, Remote, git, make_remote
@@ -212,3 +215,25 @@ def test_a_persons_edit_under_status_is_corrected_even_when_nothing_changed(
     assert remote.show(sha, "status/team-a/a.yaml") == files["status/team-a/a.yaml"].rstrip("\n")
     assert "status/team-a/b.md" in remote.files_at(sha)
     assert writer.write(files, message="quiet") is None
+
+
+def test_cached_renderer_files_restore_an_edited_file_from_the_status_alone(
+    tmp_path: Path,
+) -> None:
+    """The daemon's renderer keeps blob ids, not texts: a file a person changed is rendered
+    again from its status when the writer finds the branch lacks it, and only that one."""
+    remote = make_remote(tmp_path, SPECS)
+    writer = _writer(tmp_path, remote)
+    render = CachedRenderer()
+    statuses = [status(name="a"), status(name="b")]
+    writer.write(render(statuses), message="ours")
+    remote.commit({"status/team-a/a.yaml": "tampered\n"}, "edit")
+
+    files = render(statuses)
+    with mock.patch.object(render_module, "render_yaml", wraps=render_module.render_yaml) as yml:
+        sha = writer.write(files, message="ours again")
+
+    assert sha is not None
+    expected = render_status(statuses)["status/team-a/a.yaml"]
+    assert remote.show(sha, "status/team-a/a.yaml") == expected.rstrip("\n")
+    assert [c.args[0].key.name for c in yml.call_args_list] == ["a"]

@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from flwr.cli.build import build_fab_from_files
-from flwr.cli.utils import collect_files
 from flwr.supercore.fab import Fab
 
 from reconciler.artifacts import (
@@ -113,6 +111,8 @@ def _app_files(app: Mapping[str, Any], repo_root: Path) -> dict[str, bytes]:
 
 
 def _folder_files(repo_root: Path, app_path: str) -> dict[str, bytes]:
+    from flwr.cli.utils import collect_files  # see _fab: Flower's CLI costs ~22 MiB
+
     folder = (repo_root / app_path).resolve()
     if not folder.is_relative_to(repo_root.resolve()) or not folder.is_dir():
         raise RunRejected(f"app folder {app_path} not found in the repository checkout")
@@ -154,6 +154,10 @@ def _manifest(files: Mapping[str, bytes], where: str) -> AppManifest:
 
 def _fab(files: Mapping[str, bytes], where: str) -> Fab:
     """A FAB of `files` whose pyproject declares the control key (added when missing)."""
+    # Imported here: Flower's CLI modules pull in FastAPI, Rich and Typer (~22 MiB of a
+    # daemon's memory), and most daemons never build an app.
+    from flwr.cli.build import build_fab_from_files
+
     patched = {**files, PYPROJECT: with_control_key(files[PYPROJECT])}
     try:
         content = build_fab_from_files(patched)[0]

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from flwr.cli.build import build_fab_from_disk
 from flwr.common.serde import fab_to_proto, user_config_to_proto
 from flwr.proto.control_pb2 import (  # pylint: disable=E0611
     ListNodesRequest,
@@ -61,6 +60,8 @@ LOG_WAIT_SECONDS = 2.0
 @cache
 def app_fab() -> Fab:
     """The project's FAB, built once per process (deterministic bytes, stable hash)."""
+    from flwr.cli.build import build_fab_from_disk  # lazily: see apps._fab
+
     content = build_fab_from_disk(FAB_DIR)
     return Fab(hashlib.sha256(content).hexdigest(), content, {})
 

@@ -130,3 +130,15 @@ def test_fail_stop_and_unavailable() -> None:
     fake.unavailable = True
     with pytest.raises(RuntimeUnavailable):
         fake.observe()
+
+
+def test_observe_hands_back_the_same_observation_until_the_run_changes() -> None:
+    fake = FakeRuntime(Sink())
+    run_id = fake.submit(_req())
+    (first,) = fake.observe()
+    fake.advance(run_id)  # a round played, the run still running: nothing new to observe
+    assert fake.observe()[0] is first
+    fake.stop(run_id)
+    (stopped,) = fake.observe()
+    assert (stopped.status, stopped.sub_status) == ("finished", "stopped")
+    assert (first.status, first.sub_status) == ("running", "")

@@ -25,6 +25,7 @@ from typing import Any
 from reconciler.model import FederationKey, Phase, RecordedFederation, RunObservation
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.progress import ProgressReport, ProgressSink, ReportKind
+from reconciler.specs.apps import spec_app
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,9 @@ class LogFollower:
     `follow_mode(document)` says how much to read for a federation's app (the daemon passes
     `reconciler.runtime.apps.log_follow_mode` bound to its checkout): an app with the
     control SDK reports its own rounds, but not a failure that happens before its ServerApp
-    runs (a missing dependency). Used from the cycle thread only.
+    runs (a missing dependency). The mode of a document without `spec.app` depends on that
+    document alone, so it is kept by digest: a steady cycle reads no document. An app's mode
+    may change with the checkout and is asked every cycle. Used from the cycle thread only.
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class LogFollower:
         self.sink = sink
         self.follow_mode = follow_mode
         self._runs: dict[int, _Followed] = {}
+        self._modes: dict[str, Follow] = {}  # digest -> mode, for documents without an app
 
     def follow(
         self,
@@ -148,17 +152,21 @@ class LogFollower:
         observed: Mapping[FederationKey, RunObservation],
     ) -> bool:
         """Report what the logs of active log-followed runs show; True if anything was sent."""
-        sent = False
-        active = set()
-        for key, run in sorted(observed.items()):
+        followed = []
+        for key, run in observed.items():
             record = recorded.get(key)
             if record is None or not self._current(record, run):
                 continue
             mode = self._mode(record)
             if mode is Follow.NOTHING or (mode is Follow.FAILURES and not run.finished):
                 continue
-            active.add(run.run_id)
+            followed.append((key, run, mode))
+        if len(self._modes) > 2 * len(recorded):  # specs changed many times: drop stale digests
+            self._modes = {}
+        sent = False
+        for _, run, mode in sorted(followed, key=lambda item: item[0]):
             sent |= self._follow_run(run, mode)
+        active = {run.run_id for _, run, _ in followed}
         self._runs = {k: v for k, v in self._runs.items() if k in active}
         return sent
 
@@ -169,11 +177,17 @@ class LogFollower:
         return attempt_matches and record.phase in (Phase.STARTING, Phase.RUNNING)
 
     def _mode(self, record: RecordedFederation) -> Follow:
+        known = self._modes.get(record.digest)
+        if known is not None:
+            return known
         try:
-            return self.follow_mode(record.document)
+            mode = self.follow_mode(record.document)
         except RuntimeFailure as exc:  # the app cannot be read now; try next cycle
             log.info("cannot tell how %s reports progress: %s", record.key, exc)
             return Follow.NOTHING
+        if spec_app(record.document) is None:
+            self._modes[record.digest] = mode
+        return mode
 
     def _follow_run(self, run: RunObservation, mode: Follow) -> bool:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from reconciler.model import FederationKey, Phase, RecordedFederation, RunObserv
 from reconciler.runtime.base import RunNotFound
 from reconciler.runtime.logprogress import Follow, LogFollower, LogProgress, parse_log
 from reconciler.runtime.progress import Directive, ProgressReport
+from reconciler.specs.apps import spec_app
 
 KEY = FederationKey("acme", "quickstart")
 
@@ -218,3 +220,30 @@ def test_unreadable_logs_are_skipped_until_the_next_cycle() -> None:
     follower = LogFollower(FakeLogs({}), sink, lambda document: Follow.ROUNDS)
     assert not follower.follow({KEY: record()}, {KEY: run()})
     assert sink.reports == []
+
+
+def test_the_mode_of_the_built_in_app_is_asked_once_per_document() -> None:
+    asked: list[Mapping[str, Any]] = []
+
+    def mode(document: Mapping[str, Any]) -> Follow:
+        asked.append(document)
+        return Follow.ROUNDS if spec_app(document) else Follow.NOTHING
+
+    follower = LogFollower(FakeLogs({7: TWO_ROUNDS}), Sink(), mode)
+    built_in = replace(record(), document={"spec": {}}, digest="built-in")
+    for _ in range(3):
+        assert not follower.follow({KEY: built_in}, {KEY: run()})
+    assert len(asked) == 1
+    for _ in range(2):  # an app's folder may change with the checkout: asked every cycle
+        follower.follow({KEY: record()}, {KEY: run()})
+    assert len(asked) == 3
+
+
+def test_runs_are_followed_in_federation_order() -> None:
+    sink = Sink()
+    keys = [FederationKey("zeta", "b"), FederationKey("acme", "a"), FederationKey("acme", "c")]
+    recorded = {key: replace(record(), key=key) for key in keys}
+    observed = {key: replace(run(), key=key, run_id=7 + n) for n, key in enumerate(keys)}
+    logs = {7 + n: TWO_ROUNDS[:7] for n in range(len(keys))}
+    LogFollower(FakeLogs(logs), sink, lambda document: Follow.ROUNDS).follow(recorded, observed)
+    assert [r.federation for r in sink.reports] == ["acme/a", "acme/c", "zeta/b"]

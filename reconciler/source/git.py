@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import git
+
 from reconciler.source.command import GitFailed, run_git
 from reconciler.source.errors import SourceMisconfigured, SourceUnavailable
 from reconciler.source.remote import GitRemote
@@ -62,6 +64,9 @@ class GitSource:
         self.branch = branch
         self._depth = depth
         self._timeout = timeout
+        # The commit this process last checked out: an unchanged head costs no `git` call.
+        # None when unknown (a new process, a failed checkout): then HEAD is read.
+        self._checked_out: str | None = None
 
     @property
     def display_url(self) -> str:
@@ -89,7 +94,7 @@ class GitSource:
         self._ensure_repository()
         tracking = _TRACKING_REF.format(branch=self.branch)
         self._fetch_into(tracking)
-        head = resolve_commit(self.workdir, tracking)
+        head = self._tracked_commit(tracking)
         self._checkout(head)
         return Snapshot(revision=head, root=self.workdir)
 
@@ -128,6 +133,7 @@ class GitSource:
     def _ensure_repository(self) -> None:
         if (self.workdir / ".git").is_dir():
             return
+        self._checked_out = None  # whatever was checked out before is gone
         if self.workdir.exists() and any(self.workdir.iterdir()):
             raise SourceMisconfigured(
                 f"source workdir {self.workdir} is not empty and not a Git checkout"
@@ -163,12 +169,25 @@ class GitSource:
                 f"cannot fetch branch {self.branch!r} from {self.display_url}: {exc.detail}"
             ) from None
 
+    def _tracked_commit(self, tracking: str) -> str:
+        """The commit the tracking ref names, read from the ref files (loose or packed) like
+        git does; through `git rev-parse` when they cannot be read that way (another ref
+        storage). A branch always names a commit, so no peeling is needed."""
+        try:
+            repo = git.Repo(self.workdir)
+            return git.SymbolicReference.dereference_recursive(repo, tracking)
+        except (ValueError, OSError, git.GitError):
+            return resolve_commit(self.workdir, tracking)
+
     def _checkout(self, head: str) -> None:
-        if head == self.revision:
+        if head == (self._checked_out or self.revision):
+            self._checked_out = head
             return  # nothing new: the work tree already holds this commit
+        self._checked_out = None  # unknown until the checkout is complete
         self._local("checkout", "--quiet", "--force", "-B", self.branch, head)
         # Files left behind by an interrupted checkout or a person must not become specs.
         self._local("clean", "--quiet", "-ffdx")
+        self._checked_out = head
 
     def _local(self, *args: str) -> None:
         try:

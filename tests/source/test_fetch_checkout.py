@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,37 @@ def test_workdir_that_is_not_ours_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceMisconfigured, match="not empty"):
         GitSource(remote.url, workdir).fetch()
     assert (workdir / "precious.txt").exists()
+
+
+def test_a_packed_tracking_ref_is_read_and_a_newer_loose_one_wins(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A})
+    source = GitSource(remote.url, tmp_path / "work")
+    root = source.fetch().root
+    git(root, "pack-refs", "--all")  # what `git gc` does to the refs fetch wrote
+
+    assert source.fetch().revision == remote.head()
+    head = remote.commit({"specs/t/b.yaml": SPEC_B}, "add b")
+    assert source.fetch().revision == head
+    assert (root / "specs/t/b.yaml").read_text() == SPEC_B
+
+
+def test_a_checkout_removed_between_fetches_is_made_again(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A})
+    source = GitSource(remote.url, tmp_path / "work")
+    root = source.fetch().root
+    shutil.rmtree(root)
+
+    assert source.fetch().revision == remote.head()
+    assert (root / "specs/t/a.yaml").read_text() == SPEC_A
+
+
+def test_a_new_process_moves_a_checkout_another_left_elsewhere(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A})
+    first = remote.head()
+    head = remote.commit({"specs/t/b.yaml": SPEC_B}, "add b")
+    root = GitSource(remote.url, tmp_path / "work", depth=None).fetch().root
+    git(root, "checkout", "--quiet", "--detach", first)  # a person, or a crash mid-checkout
+
+    assert GitSource(remote.url, root, depth=None).fetch().revision == head
+    assert git(root, "rev-parse", "HEAD") == head
+    assert (root / "specs/t/b.yaml").read_text() == SPEC_B

@@ -2,7 +2,8 @@
 
 Called by the daemon at the end of every cycle. A federation's recorded part (rounds,
 artifact, runs) is re-read only when its row's version moved since the last report, so a
-quiet cycle over 10,000 federations reads nothing but the federations table. Rendering is
+quiet cycle over 10,000 federations reads nothing but the federations table; when no
+record, finding or error changed, no status is rebuilt and nothing is rendered. Rendering is
 deterministic, so an unchanged world produces the same files and `StatusWriter` commits
 nothing.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from reconciler.daemon.conditions import Findings, derive
@@ -33,6 +34,27 @@ from reconciler.store.reports import ReportParts
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _ReportInputs:
+    """Everything the statuses are derived from, besides the clock."""
+
+    recorded: Mapping[FederationKey, RecordedFederation]
+    findings: Mapping[FederationKey, Findings]
+    source_error: str
+    runtime_error: str
+
+    def same_as(self, before: _ReportInputs) -> bool:
+        """Same errors, equal findings and the very same record objects: the store hands
+        back the same object for a row whose version did not move."""
+        now, was = self.recorded, before.recorded
+        return (
+            (self.source_error, self.runtime_error) == (before.source_error, before.runtime_error)
+            and self.findings == before.findings
+            and now.keys() == was.keys()
+            and all(was[key] is record for key, record in now.items())
+        )
+
+
 class StatusReporter:
     """Keeps the last statuses (for lastTransitionTime and caching) and writes changes back."""
 
@@ -45,6 +67,8 @@ class StatusReporter:
         self._render = CachedRenderer()
         # What each status was last derived from, to skip deriving it again when unchanged.
         self._inputs: dict[FederationKey, tuple[FederationStatus, Findings]] = {}
+        # What the statuses as a whole were last built from: a quiet cycle rebuilds nothing.
+        self._last_inputs: _ReportInputs | None = None
         self.last_error = ""
 
     def __call__(self, outcome: CycleOutcome) -> None:
@@ -53,13 +77,17 @@ class StatusReporter:
         except StoreError as exc:
             self.last_error = f"status not written: {exc}"
             return
-        self._refresh_recorded(recorded, outcome)
-        findings = findings_by_key(outcome)
-        now = _now()
-        self.statuses = {
-            key: self._status(record, findings.get(key, Findings()), outcome, now)
-            for key, record in sorted(recorded.items())
-        }
+        inputs = _ReportInputs(
+            recorded, findings_by_key(outcome), outcome.source_error, outcome.runtime_error
+        )
+        if self._last_inputs is None or not inputs.same_as(self._last_inputs):
+            self._refresh_recorded(recorded, outcome)
+            now = _now()
+            self.statuses = {
+                key: self._status(record, inputs.findings.get(key, Findings()), outcome, now)
+                for key, record in sorted(recorded.items())
+            }
+            self._last_inputs = inputs
         self._write(outcome)
 
     def _refresh_recorded(
@@ -101,8 +129,11 @@ class StatusReporter:
         return replace(base, conditions=derive(record, found, before, now), problems=problems)
 
     def _write(self, outcome: CycleOutcome) -> None:
-        if self.writer is None or self.statuses == self._written:
+        if self.writer is None or self.statuses is self._written:
             return  # nothing changed since the last successful write: no rendering, no git
+        if self.statuses == self._written:
+            self._written = self.statuses  # rebuilt but equal: later cycles compare by identity
+            return
         files = self._render(list(self.statuses.values()))
         rev = (outcome.revision or "")[:12]
         try:

@@ -133,3 +133,18 @@ def test_fixing_an_app_folder_clears_its_specs_problem(tmp_path, pg_url) -> None
     finally:
         world.daemon.stop()
         world.store.close()
+
+
+def test_a_quiet_cycle_rebuilds_no_status_and_commits_nothing(world: World) -> None:
+    world.cycle()
+    (run_id,) = world.run_ids()
+    world.runtime.advance(run_id)
+    world.cycle()
+    before, head = world.daemon.reporter.statuses, world.remote.head()
+    world.cycle()
+    assert world.daemon.reporter.statuses is before
+    assert world.remote.head() == head
+    world.runtime.advance(run_id)  # round 2 recorded: that federation's status moves
+    world.cycle()
+    assert world.daemon.reporter.statuses is not before
+    assert status_on_remote(world)["rounds"] == {"current": 2, "total": 5}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.source import GitSource, SourceMisconfigured
+from reconciler.source.command import run_git
 from tests.source.gitutil import git, make_remote
 
 pytestmark = pytest.mark.git
@@ -74,16 +76,52 @@ def test_workdir_that_is_not_ours_is_refused(tmp_path: Path) -> None:
     assert (workdir / "precious.txt").exists()
 
 
-def test_a_packed_tracking_ref_is_read_and_a_newer_loose_one_wins(tmp_path: Path) -> None:
+def test_a_fetch_that_finds_nothing_new_runs_one_light_git_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A})
     source = GitSource(remote.url, tmp_path / "work")
     root = source.fetch().root
-    git(root, "pack-refs", "--all")  # what `git gc` does to the refs fetch wrote
+    git(root, "pack-refs", "--all")  # the refs as `git gc` leaves them
+    commands: list[str] = []
 
+    def recording(cwd: Path, *args: str, **options: Any) -> bytes:
+        commands.append(args[0])
+        return run_git(cwd, *args, **options)
+
+    monkeypatch.setattr("reconciler.source.git.run_git", recording)
     assert source.fetch().revision == remote.head()
+    assert commands == ["ls-remote"]
+
+    commands.clear()
     head = remote.commit({"specs/t/b.yaml": SPEC_B}, "add b")
     assert source.fetch().revision == head
+    assert commands == ["ls-remote", "fetch", "checkout", "clean"]
     assert (root / "specs/t/b.yaml").read_text() == SPEC_B
+
+
+def test_a_branch_moved_back_is_followed_back(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A})
+    first = remote.head()
+    source = GitSource(remote.url, tmp_path / "work")
+    remote.commit({"specs/t/b.yaml": SPEC_B}, "add b")
+    root = source.fetch().root
+    git(remote.bare, "update-ref", "refs/heads/main", first)  # a force push to the old head
+
+    assert source.fetch().revision == first
+    assert not (root / "specs/t/b.yaml").exists()
+
+
+def test_full_history_is_fetched_into_a_shallow_checkout_at_the_same_head(
+    tmp_path: Path,
+) -> None:
+    remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A})
+    remote.commit({"specs/t/b.yaml": SPEC_B})
+    root = GitSource(remote.url, tmp_path / "work").fetch().root
+
+    GitSource(remote.url, root, depth=None).fetch()
+
+    assert git(root, "rev-list", "--count", "HEAD") == "2"
 
 
 def test_a_checkout_removed_between_fetches_is_made_again(tmp_path: Path) -> None:

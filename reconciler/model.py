@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 API_VERSION = "thunderline.okocorp/v1"
@@ -69,10 +70,67 @@ class SpecProblem:
         return f"{self.file}:{self.line}:{self.column}: {where}: {self.message}"
 
 
+def canonical_text(document: Mapping[str, Any]) -> str:
+    """A document's canonical JSON: sorted keys, no spaces, so equal content, equal text."""
+    plain = document.json_object() if isinstance(document, Document) else dict(document)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_digest(document: Mapping[str, Any]) -> str:
     """sha256 of a document's canonical JSON: equal content, equal digest."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text_digest(canonical_text(document))
+
+
+def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Document(Mapping[str, Any]):
+    """A JSON document held as its compressed JSON text, parsed when read.
+
+    A daemon keeps every spec twice (desired and recorded): 10,000 parsed documents cost
+    ~70 MiB of small Python objects, packed ~6 MiB. Reading one costs a parse (~20 us);
+    the documents read last are kept parsed, so a caller reading several fields in a row
+    parses once. The parsed form is shared: read it, never change it.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, json_text: str) -> None:
+        self._packed = zlib.compress(json_text.encode("utf-8"), 1)
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> Document:
+        return document if isinstance(document, Document) else cls(canonical_text(document))
+
+    def json_text(self) -> str:
+        return zlib.decompress(self._packed).decode("utf-8")
+
+    def json_object(self) -> dict[str, Any]:
+        return _parsed(self._packed)
+
+    def __getitem__(self, key: str) -> Any:
+        return _parsed(self._packed)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_parsed(self._packed))
+
+    def __len__(self) -> int:
+        return len(_parsed(self._packed))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Document) and other._packed == self._packed:
+            return True
+        return super().__eq__(other)
+
+    def __repr__(self) -> str:
+        return f"Document({self.json_text()})"
+
+
+@lru_cache(maxsize=64)
+def _parsed(packed: bytes) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(zlib.decompress(packed))
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -92,12 +150,12 @@ class FederationSpec:
         if not self.digest:
             object.__setattr__(self, "digest", canonical_digest(self.document))
 
-    # Cached: the planner asks these of every spec in every cycle.
-    @cached_property
+    @property
     def spec(self) -> Mapping[str, Any]:
         body = self.document.get("spec", {})
         return body if isinstance(body, Mapping) else {}
 
+    # Cached: the planner asks these of every spec in every cycle (and `spec` would parse).
     @cached_property
     def paused(self) -> bool:
         return bool(self.spec.get("paused", False))

@@ -14,7 +14,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from reconciler.model import FederationKey, SpecProblem, canonical_digest
+from reconciler.model import Document, FederationKey, SpecProblem, canonical_text, text_digest
 from reconciler.specs.apps import repo_app_findings
 from reconciler.specs.layout import layout_problem, tenant_of
 from reconciler.specs.nodes import field_name, locate
@@ -100,8 +100,10 @@ def _result(
     problems = tuple(_problem(path, f) for f in _sorted(found))
     if problems:
         return FileResult(path, key, None, problems)
-    # Hashed once here, when the file is checked, not on every assembly of the repository.
-    return FileResult(path, key, document, problems, digest=canonical_digest(document))
+    # Hashed once here, when the file is checked, not on every assembly of the repository;
+    # kept packed, as the daemon holds every valid file's result between cycles.
+    text = canonical_text(document)
+    return FileResult(path, key, Document(text), problems, digest=text_digest(text))
 
 
 def _sorted(found: list[Finding]) -> list[Finding]:

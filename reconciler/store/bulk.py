@@ -18,7 +18,7 @@ from typing import Any
 from reconciler import lifecycle
 from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
 from reconciler.store.db import Cursor, Database
-from reconciler.store.federations import _COLUMNS, _plain, _recorded
+from reconciler.store.federations import _COLUMNS, _recorded, document_json
 from reconciler.store.outbox import EVENT_ORDER_LOCK
 
 _CREATE = f"""
@@ -114,7 +114,7 @@ class Bulk(Database):
         A spec whose (tenant, name) is already recorded is skipped (not in the result)."""
         if not specs:
             return []
-        dump = [json.dumps(s.document, default=_plain) for s in specs]
+        dump = [document_json(s.document) for s in specs]
         paths = {s.key: s.path for s in specs}
         digests = {s.key: s.digest for s in specs}
         events = _Events.empty()

@@ -19,11 +19,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from reconciler import lifecycle
-from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
+from reconciler.model import Document, FederationKey, FederationSpec, Phase, RecordedFederation
 from reconciler.store.db import Cursor, Database
 from reconciler.store.errors import ConflictError, NotFound
 from reconciler.store.outbox import append_event
-from reconciler.store.records import LazyDocument
 
 _COLUMNS = (
     "tenant, name, path, document::text, digest, generation, observed_generation, phase,"
@@ -39,7 +38,7 @@ def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
     return RecordedFederation(
         key=FederationKey(tenant, name),
         path=path,
-        document=LazyDocument(document),
+        document=Document(document),
         digest=digest,
         generation=generation,
         observed_generation=observed,
@@ -61,7 +60,14 @@ def _plain(value: object) -> object:
 
 
 def _document(spec: FederationSpec) -> Jsonb:
-    return Jsonb(spec.document, dumps=lambda obj: json.dumps(obj, default=_plain))
+    return Jsonb(spec.document, dumps=document_json)
+
+
+def document_json(document: Mapping[str, Any]) -> str:
+    """A spec document as JSON text for a jsonb column (packed documents hold it already)."""
+    if isinstance(document, Document):
+        return document.json_text()
+    return json.dumps(document, default=_plain)
 
 
 class Federations(Database):

@@ -4,8 +4,7 @@ clients and the status rows `reconciler status` prints. Plain frozen dataclasses
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,34 +88,3 @@ class StatusRow:
     artifact_sha256: str | None
     created_at: datetime
     updated_at: datetime
-
-
-class LazyDocument(Mapping[str, Any]):
-    """A stored spec document, parsed from its JSON text on first use.
-
-    Loading the recorded state must stay fast for 10,000 federations, and the planner reads
-    a recorded document only when its digest differs from the desired one.
-    """
-
-    __slots__ = ("_parsed", "_text")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._parsed: dict[str, Any] | None = None
-
-    def _data(self) -> dict[str, Any]:
-        if self._parsed is None:
-            self._parsed = json.loads(self._text)
-        return self._parsed
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data())
-
-    def __len__(self) -> int:
-        return len(self._data())
-
-    def __repr__(self) -> str:
-        return f"LazyDocument({self._data()!r})"

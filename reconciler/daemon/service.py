@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from reconciler.apply import Applier, LaunchContext
 from reconciler.daemon.cycle import CycleOutcome, Reconciler
 from reconciler.daemon.http import Endpoints, HttpServer
+from reconciler.daemon.memory import release_freed_memory
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
 from reconciler.report import StatusWriter
@@ -164,6 +165,7 @@ class Daemon:
             except Exception:  # the worker must outlive any one cycle
                 log.exception("reconcile cycle crashed")
                 self.metrics.reconcile_total.labels("error").inc()
+            release_freed_memory()
             with self._finished:
                 self.cycles += 1
                 self._finished.notify_all()

@@ -154,8 +154,8 @@ class GitSource:
         """The commit the tracking ref names, read from the ref files (loose or packed) like
         git does; None before the first fetch, or when refs are not kept as files."""
         try:
-            repo = git.Repo(self.workdir)
-            return git.SymbolicReference.dereference_recursive(repo, tracking)
+            with git.Repo(self.workdir) as repo:
+                return git.SymbolicReference.dereference_recursive(repo, tracking)
         except (ValueError, OSError, git.GitError):
             return None
 

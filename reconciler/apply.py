@@ -55,7 +55,7 @@ class LaunchContext:
     artifact_root: str | None  # local folder for checkpoints, or None for S3 buckets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionResult:
     action: Action
     error: str = ""  # a sentence for the status report; empty on success

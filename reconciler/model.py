@@ -55,7 +55,7 @@ class FederationKey(NamedTuple):
         return f"{self.tenant}/{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SpecProblem:
     """One thing wrong with a spec file, located like a compiler error."""
 
@@ -188,7 +188,7 @@ class DesiredState:
         return not self.problems
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordedFederation:
     """A federation as the store last recorded it."""
 
@@ -209,7 +209,7 @@ class RecordedFederation:
     version: int = 1  # optimistic-concurrency counter, bumped on every write
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunObservation:
     """What the Flower SuperLink says about one run the reconciler submitted."""
 
@@ -240,7 +240,7 @@ class ConditionType(enum.StrEnum):
     ORPHANED = "Orphaned"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Condition:
     """One observation about a federation: `status` is "True", "False" or "Unknown"."""
 

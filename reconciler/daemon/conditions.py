@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from reconciler.model import Condition, ConditionType, Phase, RecordedFederation, SpecProblem
 
@@ -102,4 +103,9 @@ def _stamped(raw: _Raw, previous: Mapping[ConditionType, Condition], now: str) -
     kind, status, reason, message = raw
     before = previous.get(kind)
     since = before.last_transition_time if before and before.status == status else now
-    return Condition(kind, status, reason, message, since)
+    return _condition(kind, status, reason, message, since)
+
+
+# Thousands of federations share the same few conditions (all started in one cycle: one
+# "Reconciling" condition): equal conditions are one object, not one per federation.
+_condition = lru_cache(maxsize=4096)(Condition)

@@ -51,7 +51,7 @@ _MARKERS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field that differs between the recorded and the desired spec."""
 
@@ -61,7 +61,7 @@ class FieldChange:
     forces_replacement: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     kind: ActionKind
     key: FederationKey

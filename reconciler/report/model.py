@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from reconciler.model import Condition, FederationKey, Phase
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoundStatus:
     """One Flower round as recorded: `status` is e.g. "running", "completed", "failed"."""
 
@@ -26,7 +26,7 @@ class RoundStatus:
     completed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArtifactStatus:
     """The latest model checkpoint: where it is and how to check it."""
 
@@ -37,7 +37,7 @@ class ArtifactStatus:
     round: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FederationStatus:
     """Everything `status/<tenant>/<name>.{yaml,md}` shows for one federation.
 

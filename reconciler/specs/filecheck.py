@@ -24,7 +24,7 @@ from reconciler.specs.schema import schema_findings
 from reconciler.specs.yamlsafe import Finding, YamlRejected, parse_document
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileResult:
     """The outcome for one file. `document` is set only when `problems` is empty; `key`
     is the (tenant, name) the file declares, when that can be read at all."""

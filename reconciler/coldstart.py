@@ -52,10 +52,11 @@ def _chunk(
         created = store.create_many([a.spec for a in actions if a.spec is not None])
     except StoreError as exc:
         return [(a, f"start failed: {exc}", True) for a in actions]
+    recorded = {f.key for f in created}
     results: list[Result] = [
         (a, "start skipped: recorded meanwhile by another writer", True)
         for a in actions
-        if a.key not in {f.key for f in created}
+        if a.key not in recorded
     ]
     launches = []
     fault_point("coldstart.before-submit")

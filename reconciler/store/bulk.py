@@ -103,6 +103,7 @@ class _Events:
                 _EVENTS,
                 (EVENT_ORDER_LOCK, self.types, self.ids, self.tenants, self.names,
                  self.generations, self.payloads),
+                binary=True,  # text arrays sent as text escape every quote, by regex
             )  # fmt: skip
 
 
@@ -131,6 +132,7 @@ class Bulk(Database):
                     [s.digest for s in specs],
                     [s.rounds_total for s in specs],
                 ),
+                binary=True,  # see _Events.write: 10,000 JSON documents, escaped, took 3 s
             )
             for row in cur.fetchall():
                 fed = _recorded(row[1:])
@@ -162,6 +164,7 @@ class Bulk(Database):
                     [x.record.recoveries + bool(x.reason) for x in launches],
                     sources,
                 ),
+                binary=True,
             )
             rows = cur.fetchall()
             runs: tuple[list[Any], ...] = ([], [], [], [], [])
@@ -187,6 +190,6 @@ class Bulk(Database):
                 }
                 events.add(kind, fed_id, fed.key, fed.generation, payload)
             if rows:
-                cur.execute(_RUNS, runs)
+                cur.execute(_RUNS, runs, binary=True)
             events.write(cur)
         return launched

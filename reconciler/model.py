@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import weakref
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ class Document(Mapping[str, Any]):
     parses once. The parsed form is shared: read it, never change it.
     """
 
-    __slots__ = ("_packed",)
+    __slots__ = ("__weakref__", "_packed")
 
     def __init__(self, json_text: str) -> None:
         self._packed = zlib.compress(json_text.encode("utf-8"), 1)
@@ -102,6 +103,15 @@ class Document(Mapping[str, Any]):
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> Document:
         return document if isinstance(document, Document) else cls(canonical_text(document))
+
+    @classmethod
+    def with_digest(cls, digest: str, json_text: str) -> Document:
+        """The live document whose canonical digest is `digest`, else one of `json_text`:
+        a spec's desired and recorded copies (and every reload of either) are one object."""
+        found = _LIVE.get(digest)
+        if found is None:
+            found = _LIVE.setdefault(digest, cls(json_text))
+        return found
 
     def json_text(self) -> str:
         return zlib.decompress(self._packed).decode("utf-8")
@@ -125,6 +135,9 @@ class Document(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"Document({self.json_text()})"
+
+
+_LIVE: weakref.WeakValueDictionary[str, Document] = weakref.WeakValueDictionary()
 
 
 @lru_cache(maxsize=64)

@@ -103,7 +103,8 @@ def _result(
     # Hashed once here, when the file is checked, not on every assembly of the repository;
     # kept packed, as the daemon holds every valid file's result between cycles.
     text = canonical_text(document)
-    return FileResult(path, key, Document(text), problems, digest=text_digest(text))
+    digest = text_digest(text)
+    return FileResult(path, key, Document.with_digest(digest, text), problems, digest=digest)
 
 
 def _sorted(found: list[Finding]) -> list[Finding]:

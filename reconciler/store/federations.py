@@ -38,7 +38,7 @@ def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
     return RecordedFederation(
         key=FederationKey(tenant, name),
         path=path,
-        document=Document(document),
+        document=Document.with_digest(digest, document),
         digest=digest,
         generation=generation,
         observed_generation=observed,

@@ -34,3 +34,12 @@ def test_a_checked_file_keeps_its_document_packed_and_smaller() -> None:
     assert isinstance(result.document, Document)
     assert result.digest == canonical_digest(result.document)
     assert len(result.document._packed) < 0.7 * len(canonical_text(result.document))
+
+
+def test_copies_with_one_digest_are_one_object_while_any_lives() -> None:
+    text = canonical_text(PLAIN)
+    first = Document.with_digest(canonical_digest(PLAIN), text)
+    again = Document.with_digest(canonical_digest(PLAIN), json.dumps(PLAIN, indent=2))
+    assert again is first
+    other = Document.with_digest(canonical_digest({"kind": "Other"}), '{"kind": "Other"}')
+    assert other is not first and other == {"kind": "Other"}

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,15 @@ def checkpoint_base(
     if root is None:
         bucket = bucket if "://" in bucket else f"s3://{bucket}"  # a bare bucket name is S3
         return f"{bucket}/{prefix}/g{generation}"
-    folder = Path(root).resolve() / bucket.split("://", 1)[-1] / prefix / f"g{generation}"
+    folder = _resolved(root) / bucket.split("://", 1)[-1] / prefix / f"g{generation}"
     return folder.as_uri()
+
+
+@lru_cache(maxsize=8)
+def _resolved(folder: str) -> Path:
+    """A configured folder, resolved once: resolving walks the file system, and a cold
+    start over 10,000 specs asks twice per federation."""
+    return Path(folder).resolve()
 
 
 class Applier:
@@ -305,7 +313,7 @@ class Applier:
             checkpoint_base=checkpoint_base(
                 record.document, record.key, record.generation, ctx.artifact_root
             ),
-            repo_root=str(ctx.repo_root.resolve()),
+            repo_root=str(_resolved(str(ctx.repo_root))),
             progress_url=ctx.progress_url,
             token=make_token(ctx.secret, federation, record.generation, attempt),
             start_round=start_round,

@@ -68,7 +68,8 @@ class DesiredCache:
         self._update(changes.deleted, {p: contents[blobs[p]] for p in changed})
         self.loaded_at.update(dict.fromkeys(changed, revision))
         self._blobs = blobs
-        self.state = assemble([*self._results.values(), *self._hidden.values()], revision=revision)
+        results = [*self._results.values(), *self._hidden.values()]
+        self.state = assemble(results, revision=revision, previous=self.state)
         self.loaded = True
         return self.state
 

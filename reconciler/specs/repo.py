@@ -47,19 +47,27 @@ def _check_chunk(repo_root: Path | None, items: Sequence[tuple[str, bytes]]) -> 
     return [check_file(path, content, repo_root=repo_root) for path, content in items]
 
 
-def assemble(results: Iterable[FileResult], *, revision: str | None = None) -> DesiredState:
-    """Combine per-file results; two files declaring one (tenant, name) are both invalid."""
+def assemble(
+    results: Iterable[FileResult],
+    *,
+    revision: str | None = None,
+    previous: DesiredState | None = None,
+) -> DesiredState:
+    """Combine per-file results; two files declaring one (tenant, name) are both invalid.
+    A spec unchanged since `previous` is that same object (its answers stay computed)."""
     results = list(results)
     duplicates = duplicate_problems(results)
+    before = previous.specs if previous is not None else {}
     specs: dict[FederationKey, FederationSpec] = {}
     problems: dict[str, tuple[SpecProblem, ...]] = {}
     claimed: dict[str, FederationKey] = {}
     for result in results:
         found = result.problems + duplicates.get(result.path, ())
         if result.key is not None and not found and result.document is not None:
-            specs[result.key] = FederationSpec(
-                result.key, result.path, result.document, result.digest
-            )
+            spec = before.get(result.key)
+            if spec is None or (spec.path, spec.digest) != (result.path, result.digest):
+                spec = FederationSpec(result.key, result.path, result.document, result.digest)
+            specs[result.key] = spec
             continue
         problems[result.path] = found
         if result.key is not None:

@@ -10,7 +10,7 @@ import pytest
 
 import reconciler.specs.repo as repo
 from reconciler.model import FederationKey
-from reconciler.specs import MAX_FILE_BYTES, load_files, load_repo, spec_paths
+from reconciler.specs import MAX_FILE_BYTES, assemble, check_file, load_files, load_repo, spec_paths
 
 from .conftest import minimal_document
 
@@ -175,3 +175,24 @@ def test_a_folder_that_cannot_be_listed_is_reported_not_skipped(
 
     assert list(state.specs) == [FederationKey("acme", "a")]
     assert "cannot list this folder" in state.problems["specs/globex"][0].message
+
+
+def test_assembling_again_keeps_unchanged_specs_as_the_same_objects() -> None:
+    """The daemon reassembles 10,000 specs when one changes; the others keep their
+    computed answers (paused, rounds) instead of reading their documents again."""
+    example = (Path(__file__).parents[2] / "specs" / "acme" / "digits-fedavg.yaml").read_bytes()
+    first = check_file("specs/acme/a.yaml", example.replace(b"digits-fedavg", b"a"))
+    other = check_file("specs/acme/b.yaml", example.replace(b"digits-fedavg", b"b"))
+    before = assemble([first, other])
+    changed = check_file("specs/acme/b.yaml", example.replace(b"digits-fedavg", b"b") + b"\n# x")
+    moved = check_file(
+        "specs/acme/b.yaml",
+        example.replace(b"total: 5", b"total: 6").replace(b"digits-fedavg", b"b"),
+    )
+    after = assemble([first, changed], previous=before)
+    key_a, key_b = FederationKey("acme", "a"), FederationKey("acme", "b")
+    assert after.specs[key_a] is before.specs[key_a]
+    assert after.specs[key_b] is before.specs[key_b]  # same digest: same spec
+    again = assemble([first, moved], previous=after)
+    assert again.specs[key_b] is not after.specs[key_b]
+    assert again.specs[key_b].digest == moved.digest != changed.digest

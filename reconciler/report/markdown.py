@@ -43,9 +43,9 @@ def render_page(status: FederationStatus) -> str:
 
 def render_index(
     statuses: Sequence[FederationStatus],
-    row: Callable[[FederationStatus], list[str]] | None = None,
+    row: Callable[[FederationStatus], str] | None = None,
 ) -> str:
-    """The index page; `row` may supply (cached) table rows in place of `index_row`."""
+    """The index page; `row` may supply (cached) table lines in place of `index_row`."""
     lines = [
         "# Federation status",
         "",
@@ -56,23 +56,24 @@ def render_index(
     if not statuses:
         lines.append("No federations yet.")
     else:
-        lines += _table(
-            ["Federation", "Phase", "Round", "Ready", "Last metrics", "Updated"],
-            [(row or index_row)(s) for s in statuses],
-        )
+        lines += _table(["Federation", "Phase", "Round", "Ready", "Last metrics", "Updated"], [])
+        lines += [(row or index_row)(s) for s in statuses]
     return "\n".join([*lines, "", _FOOTER]) + "\n"
 
 
-def index_row(status: FederationStatus) -> list[str]:
+def index_row(status: FederationStatus) -> str:
+    """The federation's line in the index table."""
     key = status.key
-    return [
-        f"[{key}]({key.tenant}/{key.name}.md)",
-        _phase(status.phase),
-        _round_progress(status),
-        _condition_status(status, ConditionType.READY),
-        _metric_summary(status.last_metrics),
-        _time(status.updated_at),
-    ]
+    return _table_line(
+        [
+            f"[{key}]({key.tenant}/{key.name}.md)",
+            _phase(status.phase),
+            _round_progress(status),
+            _condition_status(status, ConditionType.READY),
+            _metric_summary(status.last_metrics),
+            _time(status.updated_at),
+        ]
+    )
 
 
 def _header(status: FederationStatus) -> str:
@@ -179,10 +180,12 @@ def _metric_names(all_metrics: Iterable[Mapping[str, float]]) -> list[str]:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |"]
-    lines.append("|" + "|".join("---" for _ in headers) + "|")
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return lines
+    lines = [_table_line(headers), "|" + "|".join("---" for _ in headers) + "|"]
+    return lines + [_table_line(row) for row in rows]
+
+
+def _table_line(cells: list[str]) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def _cell(text: str) -> str:

@@ -84,7 +84,7 @@ class _Rendered(NamedTuple):
     status: FederationStatus
     yaml_id: str
     page_id: str
-    index_row: list[str]
+    index_row: str
 
 
 def _render_again(path: str, done: Mapping[FederationKey, _Rendered]) -> str:

@@ -21,10 +21,12 @@ from reconciler.store.db import Cursor, Database
 from reconciler.store.federations import _COLUMNS, _recorded, document_json
 from reconciler.store.outbox import EVENT_ORDER_LOCK
 
+# JSON goes as binary parameters (%b): in a text-format array every quote in it is escaped,
+# by a regex substitution per quote (3 s for 10,000 documents).
 _CREATE = f"""
 INSERT INTO federations (tenant, name, path, document, digest, generation, phase, total_rounds)
 SELECT t, n, p, d::jsonb, g, 1, %s, r
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[]) AS u(t, n, p, d, g, r)
+FROM unnest(%s::text[], %s::text[], %s::text[], %b::text[], %s::text[], %s::int[]) AS u(t, n, p, d, g, r)
 ON CONFLICT (tenant, name) DO NOTHING
 RETURNING id, {_COLUMNS}
 """
@@ -52,7 +54,7 @@ _EVENTS = """
 INSERT INTO events (type, federation_id, tenant, name, generation, payload)
 SELECT ty, fid, t, n, g, p::jsonb
 FROM (SELECT pg_advisory_xact_lock(%s)) AS ordered,
-     unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::int[], %s::text[])
+     unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::int[], %b::text[])
          WITH ORDINALITY AS e(ty, fid, t, n, g, p, ord)
 ORDER BY ord
 """
@@ -103,7 +105,6 @@ class _Events:
                 _EVENTS,
                 (EVENT_ORDER_LOCK, self.types, self.ids, self.tenants, self.names,
                  self.generations, self.payloads),
-                binary=True,  # text arrays sent as text escape every quote, by regex
             )  # fmt: skip
 
 
@@ -132,7 +133,6 @@ class Bulk(Database):
                     [s.digest for s in specs],
                     [s.rounds_total for s in specs],
                 ),
-                binary=True,  # see _Events.write: 10,000 JSON documents, escaped, took 3 s
             )
             for row in cur.fetchall():
                 fed = _recorded(row[1:])
@@ -164,7 +164,6 @@ class Bulk(Database):
                     [x.record.recoveries + bool(x.reason) for x in launches],
                     sources,
                 ),
-                binary=True,
             )
             rows = cur.fetchall()
             runs: tuple[list[Any], ...] = ([], [], [], [], [])
@@ -190,6 +189,6 @@ class Bulk(Database):
                 }
                 events.add(kind, fed_id, fed.key, fed.generation, payload)
             if rows:
-                cur.execute(_RUNS, runs, binary=True)
+                cur.execute(_RUNS, runs)
             events.write(cur)
         return launched

@@ -12,6 +12,7 @@ number of times. It never force-pushes and never changes a path outside `status/
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import threading
@@ -89,7 +90,9 @@ class StatusWriter:
         self._timeout = timeout
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._known: tuple[str, dict[str, str]] | None = None  # (status tree, its blob ids)
+        # (commit, its status tree, the tree's blob ids) of the last commit this writer made
+        self._known: tuple[str, str, dict[str, str]] | None = None
+        self._pushed: str | None = None  # the commit this writer last saw on the branch
 
     def write(
         self, files: Mapping[str, str], *, message: str, remove_missing: bool = True
@@ -116,12 +119,7 @@ class StatusWriter:
             if delay:
                 self._sleep(delay * random.uniform(0.5, 1.5))
             try:
-                base = self._fetch_base()
-                commit = self._commit_on(base, files, desired, message, remove_missing)
-                if commit is not None:
-                    fault_point("report.before-push")
-                    self._push(commit)
-                return commit
+                return self._attempt(files, desired, message, remove_missing)
             except GitFailed as exc:
                 failure = exc.detail
             except SourceError as exc:  # reading the fetched base failed
@@ -130,6 +128,36 @@ class StatusWriter:
             f"could not push status to branch {self.target!r} of {self._remote.display} "
             f"after {len(self._delays) + 1} attempts: {failure}"
         )
+
+    def _attempt(
+        self,
+        files: Mapping[str, str],
+        desired: Mapping[str, str],
+        message: str,
+        remove_missing: bool,
+    ) -> str | None:
+        """Commit on the branch head and push. The head is usually still the commit this
+        writer pushed last, so that is tried first without fetching (two round trips
+        saved); when the push is refused (the branch moved) or nothing would change on it
+        (someone may have edited status/ since), the head is fetched and built upon."""
+        guess, self._pushed = self._pushed, None  # a guess is tried once
+        if guess is not None:
+            with contextlib.suppress(GitFailed):
+                commit = self._commit_on(guess, files, desired, message, remove_missing)
+                if commit is not None:
+                    return self._publish(commit)
+        base = self._fetch_base()
+        commit = self._commit_on(base, files, desired, message, remove_missing)
+        if commit is None:
+            self._pushed = base  # the branch holds our files already
+            return None
+        return self._publish(commit)
+
+    def _publish(self, commit: str) -> str:
+        fault_point("report.before-push")
+        self._push(commit)
+        self._pushed = commit
+        return commit
 
     def _fetch_base(self) -> str:
         """Fetch the target branch head (or, for a status branch not created yet, the spec
@@ -164,25 +192,30 @@ class StatusWriter:
             return None
         stream = _fast_import_stream(base, writes, deletes, message, self._author)
         self._git("fast-import", "--quiet", "--force", "--date-format=raw", stdin=stream)
-        commit = self._git("rev-parse", "--verify", _PENDING_REF).decode().strip()
+        commit, tree = self._object_ids(f"{_PENDING_REF}^{{commit}}", f"{_PENDING_REF}:status")
+        if commit is None:
+            raise SourceError(f"git fast-import made no commit at {_PENDING_REF}")
         if remove_missing:  # status/ of the new commit is exactly `desired`
-            self._known = (self._status_tree(commit), dict(desired))
+            self._known = (commit, tree or "", dict(desired))
         return commit
 
     def _current(self, base: str) -> Mapping[str, str]:
         """{path: blob id} of status/ at `base`. When status/ is still the tree this writer
         committed last (people never edit it), that is known without listing 20,000 files."""
-        if self._known is not None and self._status_tree(base) == self._known[0]:
-            return self._known[1]
+        known = self._known
+        if known is not None and (base == known[0] or self._status_tree(base) == known[1]):
+            return known[2]
         return blob_ids_at(self.repo_dir, base, STATUS_PREFIX)
 
     def _status_tree(self, commit: str) -> str:
-        try:
-            return (
-                self._git("rev-parse", "--verify", "--quiet", f"{commit}:status").decode().strip()
-            )
-        except GitFailed:
-            return ""  # no status/ yet
+        return self._object_ids(f"{commit}:status")[0] or ""  # "": no status/ yet
+
+    def _object_ids(self, *names: str) -> list[str | None]:
+        """The object id each name resolves to (None: no such object), in one git call."""
+        query = "".join(f"{name}\n" for name in names).encode()
+        out = self._git("cat-file", "--batch-check=%(objectname)", stdin=query)
+        lines = out.decode().splitlines()
+        return [None if line.endswith(" missing") else line for line in lines]
 
     def _push(self, commit: str) -> None:
         # No "+" and no --force: a remote that moved rejects this, and we start over.

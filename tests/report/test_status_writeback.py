@@ -237,3 +237,19 @@ def test_cached_renderer_files_restore_an_edited_file_from_the_status_alone(
     expected = render_status(statuses)["status/team-a/a.yaml"]
     assert remote.show(sha, "status/team-a/a.yaml") == expected.rstrip("\n")
     assert [c.args[0].key.name for c in yml.call_args_list] == ["a"]
+
+
+def test_a_branch_still_at_our_last_commit_is_not_fetched_again(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, SPECS)
+    writer = _writer(tmp_path, remote)
+    first = writer.write(render_status([status()]), message="first")
+    with mock.patch.object(writer, "_fetch_base", wraps=writer._fetch_base) as fetched:
+        second = writer.write(render_status([status(current_round=7)]), message="second")
+        assert fetched.call_count == 0
+        remote.commit({"specs/team-a/other.yaml": "kind: FederationSpec\n"})
+        third = writer.write(render_status([status(current_round=8)]), message="third")
+        assert fetched.call_count == 1  # refused on our last commit: fetched, built upon
+    assert git(remote.bare, "rev-parse", f"{second}^") == first
+    assert third == remote.head() and "current: 8" in remote.show(
+        "main", "status/team-a/coop-chat.yaml"
+    )

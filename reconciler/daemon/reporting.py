@@ -137,7 +137,8 @@ class StatusReporter:
         files = self._render(list(self.statuses.values()))
         rev = (outcome.revision or "")[:12]
         try:
-            self.writer.write(files, message=f"status: reconcile of {rev or 'unknown revision'}")
+            message = f"status: reconcile of {rev or 'unknown revision'}"
+            self.writer.write(files, message=message, seen_head=outcome.revision)
             self._written = self.statuses
             self.last_error = ""
         except StatusPushFailed as exc:

@@ -95,14 +95,22 @@ class StatusWriter:
         self._pushed: str | None = None  # the commit this writer last saw on the branch
 
     def write(
-        self, files: Mapping[str, str], *, message: str, remove_missing: bool = True
+        self,
+        files: Mapping[str, str],
+        *,
+        message: str,
+        remove_missing: bool = True,
+        seen_head: str | None = None,
     ) -> str | None:
         """Make `status/` on the target branch hold exactly `files` (plus, when
         `remove_missing` is False, whatever else is there). Returns the pushed commit's
-        sha, or None when the branch already had this content (nothing committed)."""
+        sha, or None when the branch already had this content (nothing committed).
+        `seen_head`: the head of `branch` as the caller last fetched it, if known."""
         for path in files:
             _check_path(path)
         with self._lock:
+            if seen_head not in (None, self._pushed) and self.target == self.branch:
+                self._pushed = None  # someone pushed since our commit: no use building on it
             self._ensure_repository()
             desired = _blob_ids(files)
             return self._write_with_retries(files, desired, message, remove_missing)

@@ -253,3 +253,14 @@ def test_a_branch_still_at_our_last_commit_is_not_fetched_again(tmp_path: Path) 
     assert third == remote.head() and "current: 8" in remote.show(
         "main", "status/team-a/coop-chat.yaml"
     )
+
+
+def test_a_head_the_caller_saw_move_skips_building_on_our_last_commit(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, SPECS)
+    writer = _writer(tmp_path, remote)
+    writer.write(render_status([status()]), message="first")
+    person = remote.commit({"specs/team-a/other.yaml": "kind: FederationSpec\n"})
+    with mock.patch.object(writer, "_commit_on", wraps=writer._commit_on) as built:
+        sha = writer.write(render_status([status(current_round=7)]), message="m", seen_head=person)
+    assert [c.args[0] for c in built.call_args_list] == [person]  # built once, on their head
+    assert git(remote.bare, "rev-parse", f"{sha}^") == person

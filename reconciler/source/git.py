@@ -77,9 +77,12 @@ class GitSource:
 
     @property
     def revision(self) -> str | None:
-        """The commit checked out now, or None before the first successful fetch."""
+        """The commit whose files the work tree holds, or None before the first successful
+        fetch. (HEAD may be older: see `_same_work_tree`.)"""
         if not (self.workdir / ".git").is_dir():
             return None
+        if self._checked_out is not None:
+            return self._checked_out
         try:
             out = run_git(self.workdir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
         except GitFailed:
@@ -198,14 +201,30 @@ class GitSource:
             ) from None
 
     def _checkout(self, head: str) -> None:
-        if head == (self._checked_out or self.revision):
+        if head == self.revision:
             self._checked_out = head
             return  # nothing new: the work tree already holds this commit
+        if self._checked_out is not None and self._same_work_tree(self._checked_out, head):
+            self._checked_out = head
+            return
         self._checked_out = None  # unknown until the checkout is complete
         self._local("checkout", "--quiet", "--force", "-B", self.branch, head)
         # Files left behind by an interrupted checkout or a person must not become specs.
         self._local("clean", "--quiet", "-ffdx")
         self._checked_out = head
+
+    def _same_work_tree(self, old: str, new: str) -> bool:
+        """True when the commits differ only inside the folders left out of the work tree
+        (a spec push, the daemon's own status commit): the files there are `new`'s already,
+        and a checkout would cost two git processes that rewrite a 30,000-entry index."""
+        if not self.sparse_excludes:
+            return False
+        excluded = [f":(exclude){folder.strip('/')}" for folder in self.sparse_excludes]
+        try:
+            run_git(self.workdir, "diff-tree", "-r", "--quiet", old, new, "--", ".", *excluded)
+        except GitFailed:  # they differ (exit 1), or cannot be compared: check out
+            return False
+        return True
 
     def _local(self, *args: str) -> None:
         try:

@@ -96,7 +96,7 @@ def test_a_fetch_that_finds_nothing_new_runs_one_light_git_command(
     commands.clear()
     head = remote.commit({"specs/t/b.yaml": SPEC_B}, "add b")
     assert source.fetch().revision == head
-    assert commands == ["ls-remote", "fetch", "checkout", "clean"]
+    assert commands == ["ls-remote", "fetch", "diff-tree", "checkout", "clean"]
     assert (root / "specs/t/b.yaml").read_text() == SPEC_B
 
 
@@ -144,3 +144,30 @@ def test_a_new_process_moves_a_checkout_another_left_elsewhere(tmp_path: Path) -
     assert GitSource(remote.url, root, depth=None).fetch().revision == head
     assert git(root, "rev-parse", "HEAD") == head
     assert (root / "specs/t/b.yaml").read_text() == SPEC_B
+
+
+def test_a_commit_only_inside_left_out_folders_needs_no_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's checkout leaves out specs/ and status/: a spec push or a status commit
+    changes nothing in its work tree, so no checkout runs; a change elsewhere does one."""
+    remote = make_remote(tmp_path, {"specs/t/a.yaml": SPEC_A, "apps/x/app.py": "v1\n"})
+    source = GitSource(remote.url, tmp_path / "work", sparse_excludes=("specs", "status"))
+    root = source.fetch().root
+    commands: list[str] = []
+
+    def recording(cwd: Path, *args: str, **options: Any) -> bytes:
+        commands.append(args[0])
+        return run_git(cwd, *args, **options)
+
+    monkeypatch.setattr("reconciler.source.git.run_git", recording)
+    head = remote.commit({"specs/t/b.yaml": SPEC_B, "status/t/a.md": "ok\n"}, "spec + status")
+    assert source.fetch().revision == head == source.revision
+    assert "checkout" not in commands and "diff-tree" in commands
+
+    commands.clear()
+    head = remote.commit({"apps/x/app.py": "v2\n"}, "app change")
+    assert source.fetch().revision == head
+    assert "checkout" in commands
+    assert (root / "apps/x/app.py").read_text() == "v2\n"
+    assert not (root / "specs").exists()

@@ -63,3 +63,40 @@ def test_mark_observed_moves_forward_only(store: Store) -> None:
 def test_unmigrated_database_says_to_migrate(pg_url: str) -> None:
     with Store.connect(pg_url) as store, pytest.raises(SchemaMissing, match="reconciler migrate"):
         store.load_recorded()
+
+
+def test_load_after_a_truncate_starts_over(pg_url: str) -> None:
+    with Store.connect(pg_url) as store:
+        store.migrate()
+        store.create(make_spec("gone"))
+        assert len(store.load_recorded()) == 1
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE federations CASCADE")
+        assert store.load_recorded() == {}
+        added = store.create(make_spec("new"))
+        assert store.load_recorded() == {added.key: added}
+
+
+def test_a_write_committed_late_is_not_skipped(pg_url: str) -> None:
+    """A write that started first and commits after a later one the reader already saw is
+    still read: the reader looks again at everything newer than its snapshot's horizon."""
+    with Store.connect(pg_url) as store:
+        store.migrate()
+        first, second = store.create(make_spec("first")), store.create(make_spec("second"))
+        store.load_recorded()
+        with psycopg.connect(pg_url) as slow, psycopg.connect(pg_url, autocommit=True) as fast:
+            slow.execute(
+                "UPDATE federations SET reason = 'slow', version = version + 1 WHERE name = 'first'"
+            )
+            fast.execute(
+                "UPDATE federations SET reason = 'fast', version = version + 1 WHERE name = 'second'"
+            )
+            mid = store.load_recorded()
+            slow.commit()
+        after = store.load_recorded()
+        again = store.load_recorded()
+
+    assert (mid[first.key].reason, mid[second.key].reason) == ("", "fast")
+    assert (after[first.key].reason, after[second.key].reason) == ("slow", "fast")
+    assert after[second.key] is mid[second.key]  # read again, unchanged: the same record
+    assert again == after

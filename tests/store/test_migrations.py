@@ -15,6 +15,7 @@ pytestmark = pytest.mark.pg
 TABLES = {
     "schema_migrations",
     "federations",
+    "federation_deletions",
     "runs",
     "rounds",
     "artifacts",

@@ -24,9 +24,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler.apply import Applier, LaunchContext
+from reconciler.daemon import memory
 from reconciler.daemon.cycle import CycleOutcome, Reconciler
 from reconciler.daemon.http import Endpoints, HttpServer
-from reconciler.daemon.memory import release_freed_memory
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
 from reconciler.report import StatusWriter
@@ -165,7 +165,7 @@ class Daemon:
             except Exception:  # the worker must outlive any one cycle
                 log.exception("reconcile cycle crashed")
                 self.metrics.reconcile_total.labels("error").inc()
-            release_freed_memory()
+            memory.SHARED.after_cycle()
             with self._finished:
                 self.cycles += 1
                 self._finished.notify_all()

@@ -1,6 +1,6 @@
 """Benchmark: whole reconcile cycles of the daemon over N specs (issue 9).
 
-    python bench/bench_daemon.py [--specs 10000] [--noop-runs 5]
+    python bench/bench_daemon.py [--specs 10000] [--runs 7]
 
 Builds a real bare Git remote with N specs (bench_validate's shapes), a fresh PostgreSQL
 database, and runs the daemon in-process with the in-memory Flower runtime (N real Flower
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,12 +67,18 @@ def build(tmp: Path, count: int) -> World:
 def one_change(world: World) -> float:
     path = next(iter(sorted((world.remote.clone / "specs").rglob("*.yaml"))))
     text = path.read_text()
-    changed = text.replace("total: 5", "total: 6") if "total: 5" in text else text + "\n"
+    # rounds.total flips 5 <-> 6: every run is a real spec change (a new digest, an update)
+    changed = (
+        text.replace("total: 5", "total: 6")
+        if "total: 5" in text
+        else text.replace("total: 6", "total: 5")
+    )
+    assert changed != text, f"{path} has no rounds.total of 5 or 6 to change"
     world.push({path.relative_to(world.remote.clone).as_posix(): changed}, "one change")
     return timed_cycle(world)
 
 
-def run(count: int, noop_runs: int) -> dict[str, float]:
+def run(count: int, runs: int) -> dict[str, Any]:
     os.environ.update(GIT_ENV)
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
@@ -82,8 +89,8 @@ def run(count: int, noop_runs: int) -> dict[str, float]:
             recorded = len(world.store.load_recorded())
             assert recorded == count, f"recorded {recorded} of {count}"
             rss = rss_mib()
-            noop = [timed_cycle(world) for _ in range(noop_runs)]
-            one = [one_change(world) for _ in range(3)]
+            noop = [timed_cycle(world) for _ in range(runs)]
+            one = [one_change(world) for _ in range(runs)]
         finally:
             world.daemon.stop()
             world.store.close()
@@ -93,16 +100,18 @@ def run(count: int, noop_runs: int) -> dict[str, float]:
         "cold_reconcile_s": round(cold, 2),
         "rss_mib": round(rss, 1),
         "cycle_noop_ms": round(statistics.median(noop) * 1000, 1),
+        "cycle_noop_ms_range": [round(min(noop) * 1000, 1), round(max(noop) * 1000, 1)],
         "cycle_one_change_ms": round(statistics.median(one) * 1000, 1),
+        "cycle_one_change_ms_range": [round(min(one) * 1000, 1), round(max(one) * 1000, 1)],
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--specs", type=int, default=10_000)
-    ap.add_argument("--noop-runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=7, help="no-op and one-change cycles each")
     args = ap.parse_args()
-    result = run(args.specs, args.noop_runs)
+    result = run(args.specs, args.runs)
     print(f"cores: {os.cpu_count()}   command: python bench/bench_daemon.py --specs {args.specs}")
     print(json.dumps(result, indent=2))
 

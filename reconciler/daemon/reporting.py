@@ -32,6 +32,7 @@ from reconciler.store import Store, StoreError
 from reconciler.store.reports import ReportParts
 
 log = logging.getLogger(__name__)
+_NO_FINDINGS = Findings()  # shared: compared by identity before equality
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class StatusReporter:
             self._refresh_recorded(recorded, outcome)
             now = _now()
             self.statuses = {
-                key: self._status(record, inputs.findings.get(key, Findings()), outcome, now)
+                key: self._status(record, inputs.findings.get(key, _NO_FINDINGS), outcome, now)
                 for key, record in sorted(recorded.items())
             }
             self._last_inputs = inputs
@@ -119,7 +120,8 @@ class StatusReporter:
             )
         previous = self.statuses.get(record.key)
         seen = self._inputs.get(record.key)
-        if previous is not None and seen is not None and seen[0] is base and seen[1] == found:
+        unchanged = seen is not None and seen[0] is base and (seen[1] is found or seen[1] == found)
+        if previous is not None and unchanged:
             return previous  # same record, same findings: same conditions, same status
         self._inputs[record.key] = (base, found)
         before: Mapping[ConditionType, Condition] = (
@@ -169,7 +171,7 @@ def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
             found[action.key] = Findings(orphaned=action.reason)
     for result in outcome.results:
         key = result.action.key
-        prior = found.get(key, Findings())
+        prior = found.get(key, _NO_FINDINGS)
         found[key] = replace(
             prior,
             apply_error=result.error,

@@ -66,14 +66,17 @@ class CachedRenderer:
         fresh: dict[str, str] = {}  # texts rendered in this call
         ids: dict[str, str] = {}
         for status in ordered:
-            yaml_path, page_path = status_paths(status.key)
             cached = self._done.get(status.key)
-            if cached is None or cached.status != status:
+            # Identity first: an unchanged status is usually the very same object.
+            if cached is None or (cached.status is not status and cached.status != status):
+                yaml_path, page_path = status_paths(status.key)
                 fresh[yaml_path], fresh[page_path] = render_yaml(status), render_page(status)
                 yaml_id, page_id = blob_id(fresh[yaml_path]), blob_id(fresh[page_path])
-                cached = _Rendered(status, yaml_id, page_id, index_row(status))
+                cached = _Rendered(
+                    status, yaml_path, yaml_id, page_path, page_id, index_row(status)
+                )
             done[status.key] = cached
-            ids[yaml_path], ids[page_path] = cached.yaml_id, cached.page_id
+            ids[cached.yaml_path], ids[cached.page_path] = cached.yaml_id, cached.page_id
         fresh[INDEX_PATH] = render_index(ordered, row=lambda s: done[s.key].index_row)
         ids[INDEX_PATH] = blob_id(fresh[INDEX_PATH])
         self._done = done
@@ -82,7 +85,9 @@ class CachedRenderer:
 
 class _Rendered(NamedTuple):
     status: FederationStatus
+    yaml_path: str
     yaml_id: str
+    page_path: str
     page_id: str
     index_row: str
 

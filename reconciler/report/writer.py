@@ -93,6 +93,7 @@ class StatusWriter:
         # (commit, its status tree, the tree's blob ids) of the last commit this writer made
         self._known: tuple[str, str, dict[str, str]] | None = None
         self._pushed: str | None = None  # the commit this writer last saw on the branch
+        self._trees: dict[str, str] = {}  # commit -> its status/ tree id, for the last base
 
     def write(
         self,
@@ -174,9 +175,15 @@ class StatusWriter:
         if self.target != self.branch and not self._remote_has(self.target):
             source = self.branch
         tracking = _BASE_REF.format(branch=source)
-        self._network("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1",
+        # Shallow only at first: later fetches bring just the new commits (~10 against ~35 ms).
+        depth = [] if self._trees or self._pushed else ["--depth=1"]
+        self._network("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", *depth,
                       "--", self._remote.fetch_url, f"+refs/heads/{source}:{tracking}")  # fmt: skip
-        return self._git("rev-parse", "--verify", f"{tracking}^{{commit}}").decode().strip()
+        head, tree = self._object_ids(f"{tracking}^{{commit}}", f"{tracking}:status")
+        if head is None:
+            raise SourceError(f"fetched branch {source!r} has no commit at {tracking}")
+        self._trees = {head: tree or ""}  # asked next by _current: one git call for both
+        return head
 
     def _remote_has(self, branch: str) -> bool:
         ref = f"refs/heads/{branch}"
@@ -216,7 +223,10 @@ class StatusWriter:
         return blob_ids_at(self.repo_dir, base, STATUS_PREFIX)
 
     def _status_tree(self, commit: str) -> str:
-        return self._object_ids(f"{commit}:status")[0] or ""  # "": no status/ yet
+        """The id of `commit`'s status/ tree ("" when it has none yet)."""
+        if commit not in self._trees:
+            self._trees = {commit: self._object_ids(f"{commit}:status")[0] or ""}
+        return self._trees[commit]
 
     def _object_ids(self, *names: str) -> list[str | None]:
         """The object id each name resolves to (None: no such object), in one git call."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reconciler.model import DesiredState, SpecProblem
 from reconciler.source import GitSource, diff_blob_ids
-from reconciler.source.trees import entries_at, read_blobs
+from reconciler.source.trees import TreeEntries, entries_at, entries_changed, read_blobs
 from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import is_spec_path
 from reconciler.specs.repo import assemble
@@ -43,6 +43,7 @@ class DesiredCache:
         self._root: Path | None = None  # the checkout: spec.app.path folders are checked in it
         self._app_specs: set[str] = set()  # spec files that may name an app folder
         self._around_ids: dict[str, str] = {}  # top-level trees besides specs/ and status/
+        self._entries: TreeEntries | None = None  # what specs/ held at self._tree
 
     def refresh(self, source: GitSource, revision: str) -> DesiredState:
         if self.loaded and revision == self.state.revision:
@@ -58,8 +59,7 @@ class DesiredCache:
         if around != self._around_ids:
             # An app folder may have changed under an unchanged spec: check those again.
             self._blobs = {p: b for p, b in self._blobs.items() if p not in self._app_specs}
-        self._tree, self._around_ids = tree, around
-        entries = entries_at(source.workdir, revision)
+        entries = self._entries_at(source, revision, tree)
         blobs = {p: sha for p, sha in entries.files.items() if is_spec_path(p)}
         self._hidden = self._not_files(entries.others)
         changes = diff_blob_ids(self._blobs, blobs)
@@ -68,10 +68,19 @@ class DesiredCache:
         self._update(changes.deleted, {p: contents[blobs[p]] for p in changed})
         self.loaded_at.update(dict.fromkeys(changed, revision))
         self._blobs = blobs
+        # Only now: a failed read above must leave this tree to be loaded again next time.
+        self._tree, self._around_ids, self._entries = tree, around, entries
         results = [*self._results.values(), *self._hidden.values()]
         self.state = assemble(results, revision=revision, previous=self.state)
         self.loaded = True
         return self.state
+
+    def _entries_at(self, source: GitSource, revision: str, tree: str | None) -> TreeEntries:
+        """What specs/ holds at `revision`: what changed since the tree loaded last applied
+        to what it held, or (first load, or no specs/ on either side) a full listing."""
+        if self._entries is None or self._tree is None or tree is None:
+            return entries_at(source.workdir, revision)
+        return entries_changed(source.workdir, self._entries, self._tree, tree, "specs/")
 
     def _update(self, deleted: tuple[str, ...], changed: Mapping[str, bytes]) -> None:
         for path in deleted:

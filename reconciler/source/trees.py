@@ -79,6 +79,27 @@ def entries_at(repo: Path, rev: str, under: str = "specs/") -> TreeEntries:
     return entries
 
 
+def entries_changed(
+    repo: Path, entries: TreeEntries, old_tree: str, new_tree: str, prefix: str
+) -> TreeEntries:
+    """`entries` (of `old_tree`) moved to `new_tree`, from one `git diff-tree` of the two
+    trees: what a commit changed, not a listing of every file (20 ms at 10,000 files).
+    Paths in the trees are relative to `prefix`, the folder they are the tree of."""
+    raw = _git(repo, "diff-tree", "-r", "-z", "--no-renames", old_tree, new_tree)
+    files, others = dict(entries.files), dict(entries.others)
+    fields = raw.split(b"\0")
+    for meta, name in zip(fields[0:-1:2], fields[1::2], strict=True):
+        new_mode, _, new_sha, _ = meta.split(b" ")[1:]
+        path = prefix + _decode(name)
+        files.pop(path, None)
+        others.pop(path, None)
+        if new_mode in _FILE_MODES:
+            files[path] = new_sha.decode("ascii")
+        elif new_mode != b"000000":  # 000000: deleted
+            others[path] = _OTHER_KINDS.get(new_mode, f"entry {new_mode.decode()}")
+    return TreeEntries(files, others)
+
+
 def blob_ids_at(repo: Path, rev: str, under: str = "specs/") -> dict[str, str]:
     """{path: blob sha1} of the regular files under `under` at `rev`."""
     return entries_at(repo, rev, under).files

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.source import ChangeSet, GitSource, RevisionNotFound, diff_blob_ids, read_files_at
+from reconciler.source.trees import entries_at, entries_changed
 from tests.source.gitutil import Remote, git, make_remote
 
 SPEC = "kind: FederationSpec\nmetadata: {{name: {name}}}\n"
@@ -139,3 +140,53 @@ def test_diff_of_blob_id_maps(
     old: dict[str, str], new: dict[str, str], expected: ChangeSet
 ) -> None:
     assert diff_blob_ids(old, new) == expected
+
+
+@pytest.mark.git
+def test_entries_moved_by_a_diff_equal_a_fresh_listing(tmp_path: Path) -> None:
+    """The daemon keeps what specs/ holds and applies each commit's diff to it: after adds,
+    edits, deletions and a file swapped for a symlink and back, it equals a full listing."""
+    remote = _remote(tmp_path)
+    source = GitSource(remote.url, tmp_path / "work", depth=None)
+    clone = remote.clone
+    steps = [
+        lambda: remote.commit({"specs/t/edit.yaml": "changed\n", "specs/u/new.yaml": "n\n"}),
+        lambda: remote.commit({"specs/t/gone.yaml": None}),
+        lambda: _commit_link(clone, "specs/t/keep.yaml", "edit.yaml"),
+        lambda: _commit_file(clone, "specs/t/keep.yaml", "a file again\n"),
+    ]
+    before = source.fetch().revision
+    entries = entries_at(source.workdir, before)
+    for step in steps:
+        step()
+        after = source.fetch().revision
+        entries = entries_changed(
+            source.workdir,
+            entries,
+            str(source.tree_id(before, "specs")),
+            str(source.tree_id(after, "specs")),
+            "specs/",
+        )
+        assert entries == entries_at(source.workdir, after)
+        before = after
+    assert entries.others == {} and "specs/t/keep.yaml" in entries.files
+
+
+def _commit_link(clone: Path, path: str, target: str) -> None:
+    git(clone, "pull", "--quiet", "--rebase", "origin", "main")
+    (clone / path).unlink()
+    os.symlink(target, clone / path)
+    _push_all(clone, f"{path} becomes a link")
+
+
+def _commit_file(clone: Path, path: str, text: str) -> None:
+    git(clone, "pull", "--quiet", "--rebase", "origin", "main")
+    (clone / path).unlink()  # the link itself: never write through it
+    (clone / path).write_text(text)
+    _push_all(clone, f"{path} is a file again")
+
+
+def _push_all(clone: Path, message: str) -> None:
+    git(clone, "add", "-A")
+    git(clone, "commit", "--quiet", "-m", message)
+    git(clone, "push", "--quiet", "origin", "HEAD:main")

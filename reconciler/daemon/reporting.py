@@ -11,7 +11,7 @@ nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -81,15 +81,34 @@ class StatusReporter:
         inputs = _ReportInputs(
             recorded, findings_by_key(outcome), outcome.source_error, outcome.runtime_error
         )
-        if self._last_inputs is None or not inputs.same_as(self._last_inputs):
+        before = self._last_inputs
+        if before is None or not inputs.same_as(before):
             self._refresh_recorded(recorded, outcome)
-            now = _now()
-            self.statuses = {
-                key: self._status(record, inputs.findings.get(key, _NO_FINDINGS), outcome, now)
-                for key, record in sorted(recorded.items())
-            }
+            self.statuses = self._statuses(inputs, before, outcome)
             self._last_inputs = inputs
         self._write(outcome)
+
+    def _statuses(
+        self, inputs: _ReportInputs, before: _ReportInputs | None, outcome: CycleOutcome
+    ) -> dict[FederationKey, FederationStatus]:
+        """Statuses derived again for the federations whose record or findings changed
+        since `before` (all of them when the cycle's errors did); the rest carried over."""
+        recorded, findings = inputs.recorded, inputs.findings
+        errors = (inputs.source_error, inputs.runtime_error)
+        if before is None or errors != (before.source_error, before.runtime_error):
+            touched: Iterable[FederationKey] = recorded.keys()
+        else:
+            was = before.recorded
+            moved = {key for key, record in recorded.items() if was.get(key) is not record}
+            touched = moved | findings.keys() | before.findings.keys()
+        statuses = {key: s for key, s in self.statuses.items() if key in recorded}
+        now = _now()
+        for key in sorted(touched):
+            record = recorded.get(key)
+            if record is not None:
+                found = findings.get(key, _NO_FINDINGS)
+                statuses[key] = self._status(record, found, outcome, now)
+        return statuses
 
     def _refresh_recorded(
         self, recorded: Mapping[FederationKey, RecordedFederation], outcome: CycleOutcome

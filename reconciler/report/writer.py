@@ -31,6 +31,14 @@ from reconciler.source.trees import blob_ids_at
 STATUS_PREFIX = "status/"
 _PENDING_REF = "refs/thunderline/status-commit"
 _BASE_REF = "refs/remotes/status/{branch}"
+# Status commits are rewritten every cycle and the index page lists every federation
+# (1.5 MB at 10,000): fast zlib, and no delta search against its previous version when
+# pushing, which cost more than sending it whole (push ~55 -> ~25 ms at 10,000).
+_REPOSITORY_CONFIG = {
+    "core.compression": "1",
+    "pack.window": "0",
+    "core.bigFileThreshold": "256k",
+}
 _SAFE_PATH = re.compile(r"status/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
@@ -250,6 +258,8 @@ class StatusWriter:
         self.repo_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._git("init", "--quiet", "--bare")
+            for key, value in _REPOSITORY_CONFIG.items():
+                self._git("config", key, value)
         except GitFailed as exc:
             raise StatusWriterMisconfigured(
                 f"cannot create {self.repo_dir}: {exc.detail}"

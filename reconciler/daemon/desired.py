@@ -104,6 +104,8 @@ class DesiredCache:
     def _not_files(self, others: Mapping[str, str]) -> dict[str, FileResult]:
         """A problem for each entry that is not a regular file, and for each spec known
         before at or under it, still claiming its federation. Called before `_update`."""
+        if not others:
+            return {}
         known = {**self._results, **self._hidden}
         hidden: dict[str, FileResult] = {}
         for entry, kind in others.items():

@@ -35,7 +35,7 @@ fmt: $(STAMP)
 	$(PY) -m ruff check --fix $(SOURCES)
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py --growth
 
 clean:
 	rm -rf .thunderline .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from reconciler.apply import ActionResult, Applier
 from reconciler.daemon.desired import DesiredCache
 from reconciler.model import DesiredState, FederationKey, RecordedFederation, RunObservation
-from reconciler.plan import Plan, PlanOptions, plan
+from reconciler.plan import Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.logprogress import LogFollower
 from reconciler.source import GitSource, SourceError
@@ -109,6 +109,7 @@ class Reconciler:
         self.report = report
         self.desired = DesiredCache()
         self._last_plan: tuple[_PlanInputs, Plan] | None = None
+        self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         self.last_fetch_ok: float | None = None  # monotonic time of the last good fetch
 
     def cycle(self) -> CycleOutcome:
@@ -159,7 +160,7 @@ class Reconciler:
         last = self._last_plan
         if last is not None and _same_inputs(last[0], (desired, recorded, observed)):
             return replace(last[1], revision=desired.revision)
-        result = plan(desired, recorded, observed, self.options)
+        result = plan(desired, recorded, observed, self.options, memo=self._plan_memo)
         self._last_plan = ((desired, recorded, observed), result)
         return result
 

@@ -6,7 +6,7 @@ Flower runtime reports) and returns a `Plan`; `render` prints it for people and 
 """
 
 from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
-from reconciler.plan.planner import PlanOptions, plan
+from reconciler.plan.planner import PlanMemo, PlanOptions, plan
 from reconciler.plan.simulate import outcome, simulate
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "ActionKind",
     "FieldChange",
     "Plan",
+    "PlanMemo",
     "PlanOptions",
     "outcome",
     "plan",

@@ -7,8 +7,9 @@ down in docs/plan-semantics.md; the table-driven tests in tests/plan/ hold them 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from reconciler.model import (
     DesiredState,
@@ -31,21 +32,28 @@ class PlanOptions:
     max_recoveries: int = 3  # resubmissions of a dying run per generation before it fails
 
 
+_Decide = Callable[..., "Action | None"]
+
+
 def plan(
     desired: DesiredState,
     recorded: Mapping[FederationKey, RecordedFederation],
     observed: Mapping[FederationKey, RunObservation] | None = None,
     options: PlanOptions = PlanOptions(),
+    *,
+    memo: PlanMemo | None = None,
 ) -> Plan:
     """Decide what to do for every federation that is desired, recorded, or both.
 
     `observed` is None when the runtime could not be asked: then no decision is taken from
-    run status (an unreachable SuperLink never reads as "every run died").
+    run status (an unreachable SuperLink never reads as "every run died"). `memo` (a caller
+    that plans again and again) only saves work: the plan is the same without it.
     """
     problems_by_key = _problems_by_key(desired, recorded)
+    decide = memo.decider(observed is not None, options) if memo else _decide
     actions = []
     for key in _all_keys(recorded, desired.specs, problems_by_key):
-        action = _decide(
+        action = decide(
             key,
             desired.specs.get(key),
             recorded.get(key),
@@ -66,6 +74,54 @@ def plan(
         for problem in problems
     )
     return Plan(tuple(actions), desired.revision, unclaimed)
+
+
+_Inputs = tuple[
+    FederationSpec | None, RecordedFederation | None, tuple[SpecProblem, ...], RunObservation | None
+]
+
+
+class PlanMemo:
+    """The last decision per federation, for a caller that plans every cycle (the daemon).
+    `_decide` is pure, so a federation whose spec, record, problems and observed run are
+    the same as last time gets its last action back without deciding again (10,000
+    decisions are ~35 ms; 10,000 identity checks, ~3)."""
+
+    def __init__(self) -> None:
+        self._last: dict[FederationKey, tuple[_Inputs, Action | None]] = {}
+        self._context: tuple[bool, PlanOptions] | None = None
+
+    def decider(self, runtime_known: bool, options: PlanOptions) -> _Decide:
+        if (runtime_known, options) != self._context:
+            self._last = {}  # decisions made under other terms do not carry over
+        self._context = (runtime_known, options)
+        last, self._last = self._last, {}  # keys planned no more are dropped
+        return partial(self._decide, last)
+
+    def _decide(
+        self,
+        last: dict[FederationKey, tuple[_Inputs, Action | None]],
+        key: FederationKey,
+        spec: FederationSpec | None,
+        record: RecordedFederation | None,
+        problems: tuple[SpecProblem, ...],
+        run: RunObservation | None,
+        runtime_known: bool,
+        options: PlanOptions,
+    ) -> Action | None:
+        now = (spec, record, problems, run)
+        seen = last.get(key)
+        if seen is not None and _same(seen[0], now):
+            action = seen[1]
+        else:
+            action = _decide(key, spec, record, problems, run, runtime_known, options)
+        self._last[key] = (now, action)
+        return action
+
+
+def _same(before: _Inputs, now: _Inputs) -> bool:
+    (s0, r0, p0, o0), (s1, r1, p1, o1) = before, now
+    return s0 is s1 and r0 is r1 and p0 == p1 and (o0 is o1 or o0 == o1)
 
 
 def _all_keys(

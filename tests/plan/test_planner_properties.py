@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.model import DesiredState, FederationSpec, Phase, RecordedFederation, SpecProblem
-from reconciler.plan import PlanOptions, plan, simulate
+from reconciler.plan import PlanMemo, PlanOptions, plan, simulate
 from tests.plan.builders import record, spec
 
 NAMES = ["a", "b", "c", "d"]
@@ -59,3 +59,28 @@ def test_applying_a_plan_converges(world: tuple[DesiredState, dict, PlanOptions]
 def test_planning_is_deterministic(world: tuple[DesiredState, dict, PlanOptions]) -> None:
     desired, recorded, options = world
     assert plan(desired, recorded, None, options) == plan(desired, dict(recorded), None, options)
+
+
+@settings(max_examples=200, deadline=None)
+@given(worlds(), worlds(), st.lists(st.booleans(), min_size=len(NAMES), max_size=len(NAMES)))
+def test_a_memo_changes_no_plan(
+    first: tuple[DesiredState, dict, PlanOptions],
+    other: tuple[DesiredState, dict, PlanOptions],
+    keep: list[bool],
+) -> None:
+    """Planning again with a memo, after some federations changed (others are the very
+    same objects), gives exactly the plan planning from scratch gives."""
+    (d1, r1, options), (d2, r2, other_options) = first, other
+    memo = PlanMemo()
+    assert plan(d1, r1, None, options, memo=memo) == plan(d1, r1, None, options)
+    specs, recorded = dict(d2.specs), dict(r2)
+    for name, same in zip(NAMES, keep, strict=True):
+        key = spec(name).key
+        for now, before in ((specs, d1.specs), (recorded, r1)):
+            if same and key in before:
+                now[key] = before[key]
+            elif same:
+                now.pop(key, None)
+    mixed = DesiredState(specs=specs, problems=d2.problems, claimed=d2.claimed)
+    for opts in (options, other_options):
+        assert plan(mixed, recorded, None, opts, memo=memo) == plan(mixed, recorded, None, opts)

@@ -5,7 +5,7 @@ Side by side, on real Flower processes on loopback (3 SuperNodes, the digits exa
 
 1. Submission path, on the same SuperLink: wall time from submit to finished of a
    federation through `FlowerRuntime` vs the same app submitted with `flwr run`
-   (target: driver / flwr-run <= 1.05).
+   (target: driver / flwr-run <= 1.05; medians of REPEATS runs each, after a warm-up run).
 2. Round time: this project's local runtime (SuperExec task poll 0.25 s, reply poll 0.25 s)
    vs a default Flower deployment of the same app (SuperExec poll 1 s, reply poll 3 s like
    `Grid.send_and_receive`). The SuperNode's own 3 s idle poll and the per-message
@@ -46,6 +46,7 @@ from reconciler.runtime.progress import ReportKind  # noqa: E402
 from reconciler.runtime.progress_server import ProgressServer  # noqa: E402
 
 ROUNDS = 3
+REPEATS = 3  # runs each way; the ratio compares medians
 RUN_TIMEOUT = 400.0
 
 
@@ -77,9 +78,10 @@ def via_driver(
 
 
 def via_flwr_run(
-    flower: LocalFlower, driver: FlowerRuntime, repo: Path, work: Path
+    flower: LocalFlower, driver: FlowerRuntime, repo: Path, work: Path, generation: int
 ) -> tuple[float, float]:
     """The same app and run config, submitted by Flower's own CLI: (submit, wall) seconds."""
+    work = work / f"flwr-run-{generation}"
     app = work / "app"
     shutil.copytree(FAB_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
     home = work / "flwr-cli-home"
@@ -90,7 +92,7 @@ def via_flwr_run(
     )
     sink = RecordingSink()
     with ProgressServer(sink, SECRET) as server:
-        req = request(repo, digits_document(repo, rounds=ROUNDS), server.url, generation=2)
+        req = request(repo, digits_document(repo, rounds=ROUNDS), server.url, generation=generation)
         overrides = work / "overrides.toml"
         overrides.write_text(
             "".join(
@@ -140,15 +142,31 @@ def main() -> None:
         repo = make_repo(work / "repo")
         with deployment(work / "ours", defaults=False) as flower:
             driver = flower.runtime()
-            driver_submit, driver_wall, ours = via_driver(driver, repo, generation=1)
-            cli_submit, cli_wall = via_flwr_run(flower, driver, repo, work)
+            via_driver(driver, repo, generation=1)  # warm-up: the first run on fresh
+            # SuperNodes pays their start-up, whichever way it was submitted
+            drivers, clis = [], []
+            for i in range(REPEATS):  # alternating which goes first
+                gen = 10 + 2 * i
+                if i % 2:
+                    clis.append(via_flwr_run(flower, driver, repo, work, gen + 1))
+                drivers.append(via_driver(driver, repo, generation=gen))
+                if not i % 2:
+                    clis.append(via_flwr_run(flower, driver, repo, work, gen + 1))
             driver.close()
+        driver_submit = statistics.median(d[0] for d in drivers)
+        driver_wall = statistics.median(d[1] for d in drivers)
+        ours = drivers[0][2]
+        cli_submit = statistics.median(c[0] for c in clis)
+        cli_wall = statistics.median(c[1] for c in clis)
         with deployment(work / "defaults", defaults=True) as flower:
             driver = flower.runtime()
             _, _, default = via_driver(driver, repo, generation=3)
             driver.close()
 
-    print(f"federation, {ROUNDS} rounds x 3 SuperNodes (digits logreg), submit -> finished:")
+    print(
+        f"federation, {ROUNDS} rounds x 3 SuperNodes (digits logreg), submit -> finished"
+        f" (median of {REPEATS} each, after a warm-up run, alternating which goes first):"
+    )
     print(f"  through FlowerRuntime   {driver_wall:7.1f} s")
     print(f"  through `flwr run`      {cli_wall:7.1f} s")
     print(f"  ratio driver / flwr run {driver_wall / cli_wall:7.3f}   (target <= 1.05)")

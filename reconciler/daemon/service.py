@@ -91,6 +91,7 @@ class Daemon:
             ),
         )
         self.scheduler = BackgroundScheduler(daemon=True)
+        self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
 
     def _endpoints(self) -> Endpoints:
         return Endpoints(
@@ -210,7 +211,10 @@ class Daemon:
                 m.reconcile_errors.labels(step).inc()
         for result in outcome.results:
             m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()
-        m.set_phases(Counter(s.phase for s in self.reporter.statuses.values()))
+        statuses = self.reporter.statuses
+        if statuses is not self._phases_counted:  # a quiet cycle keeps the very same dict
+            m.set_phases(Counter(s.phase for s in statuses.values()))
+            self._phases_counted = statuses
 
     # --- probes -------------------------------------------------------------------------
 

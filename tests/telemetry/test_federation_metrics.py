@@ -96,3 +96,15 @@ def test_metrics_endpoint_serves_the_federation_series(world: World) -> None:
         text = response.read().decode()
     assert 'fl_rounds_completed_total{federation="digits-fedavg",tenant="acme"} 1.0' in text
     assert "thunderline_reconcile_duration_seconds_count" in text
+
+
+def test_federations_by_phase_follow_the_statuses(world: World) -> None:
+    world.cycle()
+    m = world.daemon.metrics
+    assert value(m, "thunderline_federations", {"phase": "Starting"}) == 1
+    (run_id,) = world.run_ids()
+    world.runtime.advance(run_id)  # the run reports its first round: Running
+    world.cycle()
+    world.cycle()  # a quiet cycle counts nothing again, and changes nothing
+    assert value(m, "thunderline_federations", {"phase": "Starting"}) == 0
+    assert value(m, "thunderline_federations", {"phase": "Running"}) == 1

@@ -13,6 +13,7 @@ import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from reconciler.model import API_VERSION, Condition, ConditionType, FederationKey
@@ -24,6 +25,7 @@ from reconciler.report.yamltext import dump_yaml
 STATUS_DIR = "status"
 STATUS_KIND = "FederationStatus"
 INDEX_PATH = f"{STATUS_DIR}/README.md"
+_BY_KEY = attrgetter("key")
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # no dots: never "..", never "README.md"
 
 
@@ -39,7 +41,7 @@ def status_paths(key: FederationKey) -> tuple[str, str]:
 def render_status(statuses: Sequence[FederationStatus]) -> dict[str, str]:
     """{path: text} for every file under `status/`: one YAML and one page per federation,
     plus `status/README.md` listing them all."""
-    ordered = sorted(statuses, key=lambda s: s.key)
+    ordered = sorted(statuses, key=_BY_KEY)
     _refuse_duplicates(ordered)
     files: dict[str, str] = {}
     for status in ordered:
@@ -60,7 +62,7 @@ class CachedRenderer:
         self._done: dict[FederationKey, _Rendered] = {}
 
     def __call__(self, statuses: Sequence[FederationStatus]) -> StatusFiles:
-        ordered = sorted(statuses, key=lambda s: s.key)
+        ordered = sorted(statuses, key=_BY_KEY)
         _refuse_duplicates(ordered)
         done: dict[FederationKey, _Rendered] = {}
         fresh: dict[str, str] = {}  # texts rendered in this call

@@ -210,7 +210,7 @@ class StatusWriter:
         writes = {
             p: files[p].encode("utf-8") for p, blob in desired.items() if current.get(p) != blob
         }
-        deletes = sorted(set(current) - set(desired)) if remove_missing else []
+        deletes = sorted(current.keys() - desired.keys()) if remove_missing else []
         if not writes and not deletes:
             return None
         stream = _fast_import_stream(base, writes, deletes, message, self._author)

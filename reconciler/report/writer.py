@@ -183,8 +183,9 @@ class StatusWriter:
         if self.target != self.branch and not self._remote_has(self.target):
             source = self.branch
         tracking = _BASE_REF.format(branch=source)
-        # Shallow only at first: later fetches bring just the new commits (~10 against ~35 ms).
-        depth = [] if self._trees or self._pushed else ["--depth=1"]
+        # Shallow only at a process's first fetch: later ones bring just the new commits
+        # (~10 against ~35 ms); `_trees` is filled from then on.
+        depth = [] if self._trees else ["--depth=1"]
         self._network("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", *depth,
                       "--", self._remote.fetch_url, f"+refs/heads/{source}:{tracking}")  # fmt: skip
         head, tree = self._object_ids(f"{tracking}^{{commit}}", f"{tracking}:status")

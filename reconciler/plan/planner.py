@@ -143,6 +143,8 @@ def _problems_by_key(
     desired: DesiredState, recorded: Mapping[FederationKey, RecordedFederation]
 ) -> dict[FederationKey, tuple[SpecProblem, ...]]:
     """Broken files, attributed to the federation they claim or were last recorded at."""
+    if not desired.problems:
+        return {}  # the usual case: no map of every recorded path to build
     by_path = {r.path: key for key, r in recorded.items()}
     found: dict[FederationKey, tuple[SpecProblem, ...]] = {}
     for file, problems in desired.problems.items():

@@ -251,6 +251,8 @@ class ConditionType(enum.StrEnum):
     RUNTIME_UNAVAILABLE = "RuntimeUnavailable"
     ARTIFACT_MISSING = "ArtifactMissing"
     ORPHANED = "Orphaned"
+    POLICY_DENIED = "PolicyDenied"  # the spec breaks its tenant's policy: never started
+    PRUNE_BLOCKED = "PruneBlocked"  # a mass deletion waits for a person to confirm it
 
 
 @dataclass(frozen=True, slots=True)

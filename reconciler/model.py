@@ -65,6 +65,7 @@ class SpecProblem:
     column: int  # 1-based; 0 when unknown
     field: str  # dotted path such as "spec.strategy.params.proxMu"; "" for the file itself
     message: str
+    policy: bool = False  # the tenant policy forbids it (the spec itself may be well formed)
 
     def __str__(self) -> str:
         where = self.field or "(file)"

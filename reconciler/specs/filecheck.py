@@ -18,6 +18,7 @@ from reconciler.model import Document, FederationKey, SpecProblem, canonical_tex
 from reconciler.specs.apps import repo_app_findings
 from reconciler.specs.layout import layout_problem, tenant_of
 from reconciler.specs.nodes import field_name, locate
+from reconciler.specs.policy import DEFAULT_POLICY, Policy, policy_findings
 from reconciler.specs.rules import RuleFinding, rule_findings
 from reconciler.specs.salvage import salvage_name
 from reconciler.specs.schema import schema_findings
@@ -37,12 +38,19 @@ class FileResult:
     digest: str = ""  # canonical digest of `document`, when valid
 
 
-def check_file(path: str, content: bytes, *, repo_root: Path | None = None) -> FileResult:
-    """Everything wrong with the spec file at repository path `path`. Never raises: a bug
-    met by one odd file becomes that file's problem instead of hiding every other file.
-    With `repo_root` (the checkout), a spec naming an app folder is checked against it."""
+def check_file(
+    path: str,
+    content: bytes,
+    *,
+    repo_root: Path | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> FileResult:
+    """Everything wrong with the spec file at repository path `path`, its tenant's `policy`
+    included. Never raises: a bug met by one odd file becomes that file's problem instead of
+    hiding every other file. With `repo_root` (the checkout), a spec naming an app folder is
+    checked against it."""
     try:
-        return _check(path, content, repo_root)
+        return _check(path, content, repo_root, policy)
     except Exception as exc:  # the last line of defence; tests fuzz for it to stay unused
         message = (
             f"internal error while checking this file ({type(exc).__name__}); please report it"
@@ -50,7 +58,7 @@ def check_file(path: str, content: bytes, *, repo_root: Path | None = None) -> F
         return FileResult(path, None, None, (SpecProblem(path, 0, 0, "", message),))
 
 
-def _check(path: str, content: bytes, repo_root: Path | None) -> FileResult:
+def _check(path: str, content: bytes, repo_root: Path | None, policy: Policy) -> FileResult:
     tenant = tenant_of(path)
     layout = layout_problem(path)
     found = [Finding(0, 0, "", layout)] if layout else []
@@ -60,15 +68,23 @@ def _check(path: str, content: bytes, repo_root: Path | None) -> FileResult:
         name = salvage_name(content)
         return _result(path, tenant, name, None, [*found, *exc.findings])
     found += _document_findings(parsed.data, parsed.node, folder_tenant=tenant)
+    denied = policy_findings(parsed.data, tenant, policy)
+    found += [replace(f, policy=True) for f in _located(denied, parsed.node)]
     if repo_root is not None:
         found += _located(repo_app_findings(parsed.data, repo_root), parsed.node)
     result = _result(path, tenant, _name(parsed.data), parsed.data, found)
     return replace(result, name_at=locate(parsed.node, ("metadata", "name")))
 
 
-def validate_document(document: Any, *, path: str) -> list[SpecProblem]:
-    """Schema and rule problems of an already-loaded document (lines unknown: 0)."""
-    found = _document_findings(document, None, folder_tenant=tenant_of(path))
+def validate_document(
+    document: Any, *, path: str, policy: Policy = DEFAULT_POLICY
+) -> list[SpecProblem]:
+    """Schema, rule and policy problems of an already-loaded document (lines unknown: 0)."""
+    tenant = tenant_of(path)
+    found = _document_findings(document, None, folder_tenant=tenant)
+    found += [
+        replace(f, policy=True) for f in _located(policy_findings(document, tenant, policy), None)
+    ]
     return [_problem(path, f) for f in _sorted(found)]
 
 
@@ -112,4 +128,6 @@ def _sorted(found: list[Finding]) -> list[Finding]:
 
 
 def _problem(path: str, finding: Finding) -> SpecProblem:
-    return SpecProblem(path, finding.line, finding.column, finding.field, finding.message)
+    return SpecProblem(
+        path, finding.line, finding.column, finding.field, finding.message, finding.policy
+    )

@@ -19,6 +19,7 @@ from reconciler.model import DesiredState, FederationKey, FederationSpec, SpecPr
 from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import SPECS_DIR, is_spec_path
 from reconciler.specs.parallel import map_chunks
+from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.specs.yamlsafe import MAX_FILE_BYTES
 
 
@@ -28,23 +29,34 @@ def load_files(
     revision: str | None = None,
     workers: int = 1,
     repo_root: Path | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> DesiredState:
-    """Check every spec in `files` (repository path -> content; other paths are ignored).
-    `workers` > 1 spreads big repositories over that many processes; `repo_root`, the
-    checkout the files come from, lets specs be checked against their app folders."""
+    """Check every spec in `files` (repository path -> content; other paths are ignored)
+    against the schema, the rules and the tenant `policy`. `workers` > 1 spreads big
+    repositories over that many processes; `repo_root`, the checkout the files come from,
+    lets specs be checked against their app folders."""
     items = [(path, files[path]) for path in sorted(files) if is_spec_path(path)]
-    return assemble(check_files(items, workers=workers, repo_root=repo_root), revision=revision)
+    results = check_files(items, workers=workers, repo_root=repo_root, policy=policy)
+    return assemble(results, revision=revision)
 
 
 def check_files(
-    items: Sequence[tuple[str, bytes]], *, workers: int = 1, repo_root: Path | None = None
+    items: Sequence[tuple[str, bytes]],
+    *,
+    workers: int = 1,
+    repo_root: Path | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> list[FileResult]:
     """`check_file` over (path, content) pairs, in order."""
-    return map_chunks(partial(_check_chunk, repo_root), items, workers=workers)
+    return map_chunks(partial(_check_chunk, repo_root, policy), items, workers=workers)
 
 
-def _check_chunk(repo_root: Path | None, items: Sequence[tuple[str, bytes]]) -> list[FileResult]:
-    return [check_file(path, content, repo_root=repo_root) for path, content in items]
+def _check_chunk(
+    repo_root: Path | None, policy: Policy, items: Sequence[tuple[str, bytes]]
+) -> list[FileResult]:
+    return [
+        check_file(path, content, repo_root=repo_root, policy=policy) for path, content in items
+    ]
 
 
 def assemble(
@@ -98,10 +110,16 @@ def spec_paths(root: Path) -> list[str]:
     return scan_specs(root)[0]
 
 
-def load_repo(root: Path, *, revision: str | None = None, workers: int = 1) -> DesiredState:
+def load_repo(
+    root: Path,
+    *,
+    revision: str | None = None,
+    workers: int = 1,
+    policy: Policy = DEFAULT_POLICY,
+) -> DesiredState:
     """Read and check every spec under `root/specs`."""
     files, unreadable = read_specs(root)
-    state = load_files(files, revision=revision, workers=workers, repo_root=root)
+    state = load_files(files, revision=revision, workers=workers, repo_root=root, policy=policy)
     if not unreadable:
         return state
     problems = {**state.problems, **{p.file: (p,) for p in unreadable}}

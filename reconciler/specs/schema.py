@@ -12,7 +12,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, cast
 
@@ -102,8 +102,14 @@ def schema_findings(document: Any, root: Node | None) -> list[Finding]:
     """Every schema error in `document`, located through `root` when given."""
     if _passes()(document):
         return []
+    return located_errors(_validator().iter_errors(document), root)
+
+
+def located_errors(errors: Iterable[ValidationError], root: Node | None) -> list[Finding]:
+    """jsonschema errors as readable findings, one per (field, message), located through
+    `root`; shared with the tenant-policy file's schema."""
     out: dict[tuple[str, str], Finding] = {}
-    for error in _validator().iter_errors(document):
+    for error in errors:
         for finding in _explain(error, root):
             out.setdefault((finding.field, finding.message), finding)
     return list(out.values())

@@ -79,6 +79,7 @@ class Finding:
     column: int
     field: str
     message: str
+    policy: bool = False  # a tenant-policy finding rather than a schema or rule one
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from reconciler.runtime.base import (
     RuntimeFailure,
 )
 from reconciler.runtime.progress import make_token
+from reconciler.specs.policy import bucket_name
+from reconciler.specs.rules import prefix_problem
 from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store, StoreError
 from reconciler.telemetry.names import FEDERATION_START
 from reconciler.telemetry.tracing import Tracing, federation_attributes, traceparent
@@ -70,19 +72,25 @@ class ActionResult:
 def checkpoint_base(
     document: Mapping[str, Any], key: FederationKey, generation: int, root: str | None
 ) -> str:
-    """Where a generation's checkpoints go: <bucket>/<prefix>/g<generation>.
+    """Where a generation's checkpoints go: <bucket>/<tenant>/<prefix>/g<generation>.
 
-    With a local artifact root the bucket becomes a folder under it, so the same spec runs
-    on a laptop and against S3 unchanged.
+    The tenant folder comes from the federation's key, never from the spec, so no prefix
+    can reach another tenant's checkpoints (the prefix defaults to the federation's name;
+    one that could leave its folder is refused here as well as by `validate`). With a local
+    artifact root the bucket becomes a folder under it, so the same spec runs on a laptop
+    and against S3 unchanged.
     """
     artifacts = document.get("spec", {}).get("artifacts", {})
     bucket = str(artifacts.get("outputBucket", "s3://thunderline")).rstrip("/")
-    prefix = str(artifacts.get("prefix") or f"{key.tenant}/{key.name}").strip("/")
+    prefix = str(artifacts.get("prefix") or key.name)
+    problem = prefix_problem(prefix)
+    if problem:
+        raise RunRejected(f"{key}: spec.artifacts.prefix {prefix!r}: {problem}")
+    where = f"{key.tenant}/{prefix.removesuffix('/')}/g{generation}"
     if root is None:
         bucket = bucket if "://" in bucket else f"s3://{bucket}"  # a bare bucket name is S3
-        return f"{bucket}/{prefix}/g{generation}"
-    folder = _resolved(root) / bucket.split("://", 1)[-1] / prefix / f"g{generation}"
-    return folder.as_uri()
+        return f"{bucket}/{where}"
+    return (_resolved(root) / bucket_name(bucket) / where).as_uri()
 
 
 @lru_cache(maxsize=8)

@@ -40,6 +40,7 @@ FLOWER_STRATEGIES = frozenset(
 )
 _IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RESERVED_FOLDERS = ("specs", "status")  # the daemon's own inputs and outputs
 
@@ -148,7 +149,7 @@ def _locations(document: Mapping[str, Any], _folder: str | None) -> Iterator[Rul
         yield from _check(document, path, lambda v: uri_problem(v, is_object=True))
     bucket = ("spec", "artifacts", "outputBucket")
     yield from _check(document, bucket, lambda v: uri_problem(v, is_object=False, writes=True))
-    yield from _check(document, ("spec", "artifacts", "prefix"), _prefix_problem)
+    yield from _check(document, ("spec", "artifacts", "prefix"), prefix_problem)
 
 
 def _check(
@@ -169,6 +170,10 @@ def uri_problem(value: str, *, is_object: bool, writes: bool = False) -> str | N
     if not value.startswith(f"{scheme.group(1)}://"):
         return f"unsupported location '{value}'; use s3://, file:/// or a relative path"
     name, rest = scheme.group(1).lower(), value.split("://", 1)[1]
+    if name in ("s3", "file"):
+        ambiguous = _ambiguous_path(rest)
+        if ambiguous:
+            return ambiguous
     if name == "s3":
         return _s3_problem(rest, is_object=is_object)
     if name == "file":
@@ -181,6 +186,16 @@ def uri_problem(value: str, *, is_object: bool, writes: bool = False) -> str | N
             )
         )
     return f"unsupported URI scheme '{name}://'; use s3://, file:/// or a relative path"
+
+
+def _ambiguous_path(rest: str) -> str | None:
+    """A location must read as the one place it names: no `.`/`..` segments, no
+    percent-encoding (`%2e%2e`), no backslashes."""
+    if "%" in rest or "\\" in rest:
+        return "no percent-encoding or backslashes in s3:// and file:// locations"
+    if any(part in (".", "..") for part in rest.split("/")):
+        return "no '.' or '..' segments in s3:// and file:// locations"
+    return None
 
 
 def _s3_problem(rest: str, *, is_object: bool) -> str | None:
@@ -207,10 +222,19 @@ def _relative_problem(value: str, *, is_object: bool, writes: bool) -> str | Non
     return None
 
 
-def _prefix_problem(value: str) -> str | None:
-    normal = posixpath.normpath(value)
-    if value.startswith("/") or normal == ".." or normal.startswith("../"):
-        return "must be a relative path that stays inside the bucket"
+def prefix_problem(value: str) -> str | None:
+    """Why `value` cannot be a checkpoint prefix, or None. The prefix is placed under
+    `<bucket>/<tenant>/`, so it must name exactly one folder there: plain segments only."""
+    if value.startswith("/"):
+        return "must be a relative path: checkpoints go under <bucket>/<tenant>/<prefix>/"
+    for segment in value.removesuffix("/").split("/"):
+        if segment in ("", ".", ".."):
+            return "no empty, '.' or '..' segments: the prefix must stay in the tenant's folder"
+        if not _PREFIX_SEGMENT.match(segment):
+            return (
+                f"segment '{segment}' may hold only letters, digits, '.', '_' and '-' "
+                "(no percent-encoding, backslashes or spaces)"
+            )
     return None
 
 

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from reconciler.specs.policy import Policy
     from reconciler.store import Store
 
 EMBEDDED_DATA_DIR = Path(".thunderline/pg")
+POLICY_ENV = "THUNDERLINE_POLICY"
 
 
 def add_database_argument(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +28,26 @@ def add_database_argument(parser: argparse.ArgumentParser) -> None:
         help="PostgreSQL URL (default: $DATABASE_URL, else the embedded database in "
         f"{EMBEDDED_DATA_DIR})",
     )
+
+
+def add_policy_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        type=Path,
+        default=os.environ.get(POLICY_ENV) or None,
+        help=f"tenant policy file (default: ${POLICY_ENV}, else the safe default policy: "
+        "inputs from the repository and the tenant's own folder, Flower's built-in "
+        "strategies, no own Flower apps; see docs/security.md)",
+    )
+
+
+def policy_from(args: argparse.Namespace) -> Policy:
+    """The policy `--policy` names, or the default one; raises `PolicyInvalid`."""
+    from reconciler.specs.policy import DEFAULT_POLICY
+    from reconciler.specs.policyfile import load_policy
+
+    return DEFAULT_POLICY if args.policy is None else load_policy(Path(args.policy))
 
 
 @contextmanager

@@ -15,10 +15,13 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import EXIT_ERROR
-from reconciler.cli.common import add_database_argument
+from reconciler.cli.common import add_database_argument, add_policy_argument, policy_from
+
+if TYPE_CHECKING:
+    from reconciler.specs.policy import Policy
 
 
 def register(sub: Any) -> None:
@@ -28,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--output", "-o", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--prune", action="store_true", help="deleted files stop their federation")
     add_database_argument(p)
+    add_policy_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -40,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.plan import PlanOptions, plan
     from reconciler.plan.render import RENDERERS
     from reconciler.specs import load_repo
+    from reconciler.specs.policyfile import PolicyInvalid
 
     try:
         root = find_target(Path(args.path)).root
-        desired = load_repo(root, revision=_head(root))
-        recorded = _recorded(root, args)
-    except (UsageError, PlanError, OSError) as exc:
+        policy = policy_from(args)
+        desired = load_repo(root, revision=_head(root), policy=policy)
+        recorded = _recorded(root, args, policy)
+    except (UsageError, PlanError, OSError, PolicyInvalid) as exc:
         print(f"reconciler plan: {exc}", file=sys.stderr)
         return EXIT_ERROR
     result = plan(desired, recorded, None, PlanOptions(prune=args.prune))
@@ -53,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _recorded(root: Path, args: argparse.Namespace) -> Mapping[Any, Any]:
+def _recorded(root: Path, args: argparse.Namespace, policy: Policy) -> Mapping[Any, Any]:
     if args.against == "db":
         return _from_db(args)
     if args.against == "status":
-        return _from_status(root)
-    return _from_revision(root, args.against)
+        return _from_status(root, policy)
+    return _from_revision(root, args.against, policy)
 
 
 def _from_db(args: argparse.Namespace) -> Mapping[Any, Any]:
@@ -72,7 +78,7 @@ def _from_db(args: argparse.Namespace) -> Mapping[Any, Any]:
         raise PlanError(str(exc)) from None
 
 
-def _from_status(root: Path) -> Mapping[Any, Any]:
+def _from_status(root: Path, policy: Policy) -> Mapping[Any, Any]:
     """Status reports in the work tree; documents recovered from Git where possible."""
     from reconciler.report import StatusFormatError, read_status_files
 
@@ -86,11 +92,11 @@ def _from_status(root: Path) -> Mapping[Any, Any]:
         recorded = read_status_files(files)
     except StatusFormatError as exc:
         raise PlanError(str(exc)) from None
-    return _with_documents(root, recorded, files)
+    return _with_documents(root, recorded, files, policy)
 
 
 def _with_documents(
-    root: Path, recorded: Mapping[Any, Any], files: Mapping[str, bytes]
+    root: Path, recorded: Mapping[Any, Any], files: Mapping[str, bytes], policy: Policy
 ) -> Mapping[Any, Any]:
     """Fill each record's spec document from the revision its report names, so the plan can
     diff field by field; a record whose spec cannot be found keeps its digest only."""
@@ -110,7 +116,7 @@ def _with_documents(
     filled = dict(recorded)
     for rev in set(revisions.values()):
         try:
-            specs = load_files(read_files_at(root, rev)).specs
+            specs = load_files(read_files_at(root, rev), policy=policy).specs
         except SourceError:
             continue  # e.g. a shallow clone without that commit
         for key, spec in specs.items():
@@ -124,13 +130,13 @@ def _with_documents(
     return filled
 
 
-def _from_revision(root: Path, rev: str) -> Mapping[Any, Any]:
+def _from_revision(root: Path, rev: str, policy: Policy) -> Mapping[Any, Any]:
     from reconciler.plan import plan, simulate
     from reconciler.source import SourceError, read_files_at
     from reconciler.specs import load_files
 
     try:
-        base = load_files(read_files_at(root, rev), revision=rev)
+        base = load_files(read_files_at(root, rev), revision=rev, policy=policy)
     except SourceError as exc:
         raise PlanError(f"cannot read specs at {rev}: {exc}") from None
     return simulate({}, plan(base, {}))

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.cli import EXIT_ERROR
+from reconciler.cli.common import add_policy_argument, policy_from
 
 
 def register(sub: Any) -> None:
@@ -48,6 +49,7 @@ def register(sub: Any) -> None:
     p.add_argument("--public-url", help="URL at which Flower apps reach this daemon")
     p.add_argument("--no-leader-election", action="store_true")
     p.add_argument("--log-level", default="INFO")
+    add_policy_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -78,6 +80,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
         http=HttpSettings(host=args.host, port=args.port, public_url=args.public_url),
         plan=PlanOptions(prune=args.prune),
+        policy=policy_from(args),
     )
 
 
@@ -93,11 +96,12 @@ def use_s3_endpoint(url: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.daemon.main import serve
+    from reconciler.specs.policyfile import PolicyInvalid
 
     try:
         settings = settings_from(args)
         use_s3_endpoint(args.s3_endpoint)
-    except ValueError as exc:
+    except (ValueError, PolicyInvalid) as exc:
         print(f"reconciler run: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return serve(settings, log_level=args.log_level, leader_election=not args.no_leader_election)

@@ -19,9 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.cli.common import add_policy_argument, policy_from
+
 if TYPE_CHECKING:
     from reconciler.model import SpecProblem
     from reconciler.specs import FileResult
+    from reconciler.specs.policy import Policy
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -54,16 +57,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--output", "-o", choices=("text", "json"), default="text", help="output format"
     )
+    add_policy_argument(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.specs import SchemaUnavailable
+    from reconciler.specs.policyfile import PolicyInvalid
 
     try:
         targets = [find_target(Path(p)) for p in args.paths]
-        checked, problems = _validate(targets)
-    except (UsageError, SchemaUnavailable, OSError) as exc:
+        checked, problems = _validate(targets, policy_from(args))
+    except (UsageError, SchemaUnavailable, OSError, PolicyInvalid) as exc:
         print(f"reconciler validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.output == "json":
@@ -99,7 +104,7 @@ def _find_root(folder: Path) -> Path | None:
     return None
 
 
-def _validate(targets: list[Target]) -> tuple[int, list[SpecProblem]]:
+def _validate(targets: list[Target], policy: Policy) -> tuple[int, list[SpecProblem]]:
     """Files checked and their problems (file names as the user should see them)."""
     from reconciler.specs import duplicate_problems, scan_specs
     from reconciler.specs.parallel import map_chunks
@@ -108,7 +113,8 @@ def _validate(targets: list[Target]) -> tuple[int, list[SpecProblem]]:
     roots = {t.root: [u.selection for u in targets if u.root == t.root] for t in targets}
     for root, selections in roots.items():
         paths, unreadable = scan_specs(root)
-        results = map_chunks(partial(_check_paths, root), paths, workers=os.cpu_count() or 1)
+        check = partial(_check_paths, root, policy)
+        results = map_chunks(check, paths, workers=os.cpu_count() or 1)
         duplicates = duplicate_problems(results)
         found = [p for r in results for p in r.problems + duplicates.get(r.path, ())]
         found += unreadable
@@ -119,7 +125,7 @@ def _validate(targets: list[Target]) -> tuple[int, list[SpecProblem]]:
     return checked, sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
 
 
-def _check_paths(root: Path, paths: Sequence[str]) -> list[FileResult]:
+def _check_paths(root: Path, policy: Policy, paths: Sequence[str]) -> list[FileResult]:
     """Read and check files (in a worker process); documents stay behind, only verdicts
     travel back."""
     from reconciler.model import SpecProblem
@@ -131,7 +137,8 @@ def _check_paths(root: Path, paths: Sequence[str]) -> list[FileResult]:
         if isinstance(content, SpecProblem):
             results.append(FileResult(path, None, None, (content,)))
         else:
-            results.append(replace(check_file(path, content, repo_root=root), document=None))
+            checked = check_file(path, content, repo_root=root, policy=policy)
+            results.append(replace(checked, document=None))
     return results
 
 

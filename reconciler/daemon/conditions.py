@@ -1,7 +1,7 @@
 """Derive each federation's conditions from one cycle's outcome. Pure.
 
 The vocabulary is fixed (`model.ConditionType`): `Ready`, `Reconciling` and `Stalled` are
-always present; a step's failure condition (`SpecInvalid`, `SourceUnavailable`,
+always present; a step's failure condition (`SpecInvalid`, `PolicyDenied`, `SourceUnavailable`,
 `RuntimeUnavailable`, `ApplyFailed`, `Orphaned`) appears while it holds and is removed when
 it clears, as Flux does. `lastTransitionTime` moves only when a condition's status changes.
 """
@@ -46,10 +46,12 @@ _Raw = tuple[ConditionType, str, str, str]  # type, status, reason, message
 
 def _failures(found: Findings) -> list[_Raw]:
     out: list[_Raw] = []
-    if found.problems:
-        first = found.problems[0]
-        more = f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else ""
-        out.append((T.SPEC_INVALID, "True", "ValidationFailed", f"{first}{more}"))
+    denied = tuple(p for p in found.problems if p.policy)
+    invalid = tuple(p for p in found.problems if not p.policy)
+    if invalid:
+        out.append((T.SPEC_INVALID, "True", "ValidationFailed", _summary(invalid)))
+    if denied:
+        out.append((T.POLICY_DENIED, "True", "PolicyDenied", _summary(denied)))
     if found.source_error:
         out.append((T.SOURCE_UNAVAILABLE, "True", "FetchFailed", found.source_error))
     if found.runtime_error:
@@ -59,6 +61,11 @@ def _failures(found: Findings) -> list[_Raw]:
     if found.orphaned:
         out.append((T.ORPHANED, "True", "SpecDeleted", found.orphaned))
     return out
+
+
+def _summary(problems: tuple[SpecProblem, ...]) -> str:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}"
 
 
 def _stalled(record: RecordedFederation, found: Findings) -> _Raw:
@@ -81,7 +88,9 @@ def _reconciling(record: RecordedFederation, found: Findings) -> _Raw:
 
 
 def _ready(record: RecordedFederation, failing: list[_Raw]) -> _Raw:
-    blocking = [c for c in failing if c[0] in (T.SPEC_INVALID, T.APPLY_FAILED, T.STALLED)]
+    blocking = [
+        c for c in failing if c[0] in (T.SPEC_INVALID, T.POLICY_DENIED, T.APPLY_FAILED, T.STALLED)
+    ]
     if blocking:
         _, _, reason, message = blocking[0]
         return (T.READY, "False", reason, message)

@@ -22,6 +22,7 @@ from reconciler.plan import Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.logprogress import LogFollower
 from reconciler.source import GitSource, SourceError
+from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.store import Store, StoreError
 from reconciler.telemetry.names import RECONCILE
 from reconciler.telemetry.tracing import Tracing
@@ -95,6 +96,7 @@ class Reconciler:
         runtime: Runtime,
         applier: Applier,
         options: PlanOptions,
+        policy: Policy = DEFAULT_POLICY,
         report: Callable[[CycleOutcome], None] = lambda outcome: None,
         tracing: Tracing | None = None,
         log_follower: LogFollower | None = None,
@@ -107,7 +109,7 @@ class Reconciler:
         self.applier = applier
         self.options = options
         self.report = report
-        self.desired = DesiredCache()
+        self.desired = DesiredCache(policy)
         self._last_plan: tuple[_PlanInputs, Plan] | None = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         self.last_fetch_ok: float | None = None  # monotonic time of the last good fetch

@@ -11,6 +11,8 @@ claiming its federation, so that swapping a file for a link never reads as a del
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +22,10 @@ from reconciler.source import GitSource, diff_blob_ids
 from reconciler.source.trees import TreeEntries, entries_at, entries_changed, read_blobs
 from reconciler.specs.filecheck import FileResult, check_file
 from reconciler.specs.layout import is_spec_path
+from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.specs.repo import assemble
+
+log = logging.getLogger(__name__)
 
 # Specs are read from Git objects here and status/ is ours, so the daemon's checkout leaves
 # both out of its work tree (see GitSource.sparse_excludes).
@@ -30,7 +35,8 @@ WORKTREE_EXCLUDES = ("specs", "status")
 class DesiredCache:
     """Per-file check results keyed by path, valid for the blob ids they were made from."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: Policy = DEFAULT_POLICY) -> None:
+        self.policy = policy  # the tenant policy every spec is checked against
         self._blobs: dict[str, str] = {}
         self._results: dict[str, FileResult] = {}
         # The revision at which each file's content was last loaded: what its status quotes,
@@ -87,7 +93,12 @@ class DesiredCache:
             self._results.pop(path, None)
             self.loaded_at.pop(path, None)
         for path, content in changed.items():
-            self._results[path] = check_file(path, content, repo_root=self._root)
+            result = self._results[path] = check_file(
+                path, content, repo_root=self._root, policy=self.policy
+            )
+            denied = [p for p in result.problems if p.policy]
+            if denied:  # once per content: the status and the metric say it every cycle
+                log.warning("policy denies %s: %s", path, "; ".join(str(p) for p in denied))
             if b"app:" in content:  # may name an app folder (a superset is harmless)
                 self._app_specs.add(path)
             else:
@@ -124,3 +135,14 @@ class DesiredCache:
                 problem = SpecProblem(r.path, 0, 0, "", message)
                 hidden[r.path] = FileResult(r.path, r.key, None, (problem,))
         return hidden
+
+
+def denied_by_tenant(desired: DesiredState) -> dict[str, int]:
+    """How many spec files of each tenant the policy denies (tenant from the folder)."""
+    return dict(
+        Counter(
+            file.split("/")[1]
+            for file, problems in desired.problems.items()
+            if file.count("/") >= 2 and any(p.policy for p in problems)
+        )
+    )

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from reconciler.apply import Applier, LaunchContext
 from reconciler.daemon import memory
 from reconciler.daemon.cycle import CycleOutcome, Reconciler
+from reconciler.daemon.desired import denied_by_tenant
 from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
@@ -82,6 +83,7 @@ class Daemon:
             runtime=parts.runtime,
             applier=Applier(parts.store, parts.runtime, self._launch_context(), self.tracing),
             options=settings.plan,
+            policy=settings.policy,
             report=self._after_cycle,
             tracing=self.tracing,
             log_follower=LogFollower(
@@ -202,6 +204,8 @@ class Daemon:
             m.git_fetch_duration.observe(outcome.fetch_duration)
         if outcome.source_error:
             m.git_fetch_failures.inc()
+        if outcome.desired is not None:
+            m.set_denied(denied_by_tenant(outcome.desired))
         for step, error in (
             ("fetch", outcome.source_error),
             ("observe", outcome.runtime_error),

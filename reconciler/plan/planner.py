@@ -175,12 +175,17 @@ def _decide(
 def _invalid(
     key: FederationKey, record: RecordedFederation | None, problems: tuple[SpecProblem, ...]
 ) -> Action:
+    what = (
+        "the tenant policy denies the spec"
+        if all(p.policy for p in problems)
+        else "spec is invalid"
+    )
     if record is None:
-        reason = "spec is invalid; nothing is created until it is fixed"
+        reason = f"{what}; nothing is created until it is fixed"
     elif record.phase.terminal:
-        reason = f"spec is invalid; the federation stays {record.phase}"
+        reason = f"{what}; the federation stays {record.phase}"
     else:
-        reason = f"spec is invalid; it keeps its last good spec and stays {record.phase}"
+        reason = f"{what}; it keeps its last good spec and stays {record.phase}"
     return Action(ActionKind.INVALID, key, reason, problems=problems)
 
 

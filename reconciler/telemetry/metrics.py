@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -78,8 +79,20 @@ class Metrics:
             "thunderline_webhook_requests_total", "Webhook requests", ("code",), registry=r
         )
         self.leader = Gauge("thunderline_leader", "1 while this replica leads", registry=r)
+        self.specs_denied = Gauge(
+            "thunderline_specs_denied", "Spec files the tenant policy denies", ("tenant",),
+            registry=r,
+        )  # fmt: skip
         self._round_began: dict[FederationKey, tuple[int, float]] = {}  # one open round each
         self._lock = threading.Lock()  # progress reports arrive on HTTP server threads
+        self._denied_tenants: set[tuple[str]] = set()
+
+    def set_denied(self, counts: Mapping[str, int]) -> None:
+        """Denied spec files per tenant; a tenant no longer denied anything reads 0."""
+        seen = {labels[0] for labels in self._denied_tenants}
+        for tenant in seen | set(counts):
+            self.specs_denied.labels(tenant).set(counts.get(tenant, 0))
+        self._denied_tenants = {(t,) for t in counts}
 
     def set_phases(self, counts: dict[Phase, int]) -> None:
         for phase in Phase:

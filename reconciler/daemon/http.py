@@ -3,7 +3,8 @@
     GET  /healthz       the process is alive
     GET  /readyz        database reachable, source fetched recently, role known (JSON)
     GET  /metrics       Prometheus exposition
-    POST /webhook       GitHub / GitLab / generic HMAC push event -> an immediate cycle
+    POST /webhook       GitHub / GitLab / Gitea / generic HMAC push event -> an immediate cycle
+                        (once per delivery: a replay is answered 200 "duplicate", no cycle)
     POST /v1/progress   ServerApp progress reports (per-run bearer token)
 
 Nothing here starts work on its own: a valid webhook only asks for a cycle sooner, and a
@@ -24,10 +25,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from reconciler.daemon.deliveries import DeliveryLog
 from reconciler.daemon.ratelimit import RateLimiter
 from reconciler.faults import fault_point
 from reconciler.runtime.progress import ProgressSink, handle_progress
 from reconciler.source import MAX_BODY_BYTES, WebhookRejected, verify_webhook
+from reconciler.source.webhook import replay_keys
 from reconciler.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class Endpoints:
     progress_secret: bytes
     webhook_secret: bytes | None  # None: the webhook is off (404)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    deliveries: DeliveryLog = field(default_factory=DeliveryLog)  # webhook replays
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -90,6 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
         if event is None:  # authentic, but asks for nothing (a ping)
             ep.metrics.webhook_requests.labels("200").inc()
             self._json(200, {"accepted": False})
+            return
+        if not ep.deliveries.first_time(replay_keys(event, body)):
+            ep.metrics.webhook_requests.labels("200").inc()
+            ep.metrics.webhook_duplicates.inc()
+            seen = event.delivery or event.after_revision
+            log.info("webhook: %s delivery %.80r seen before; no cycle", event.provider, seen)
+            self._json(200, {"accepted": False, "duplicate": True})
             return
         if event.only_under("status/"):  # our own status commit coming back
             ep.metrics.webhook_requests.labels("200").inc()

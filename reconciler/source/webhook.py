@@ -6,8 +6,13 @@ answers with `WebhookRejected.status` when it raises, and otherwise asks for a c
 
 Providers, told apart by their headers:
 - GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, `X-GitHub-Event`.
+  Gitea (and Forgejo, Gogs) send the same two headers and come through here too.
 - GitLab: `X-Gitlab-Token` equal to the shared secret, `X-Gitlab-Event`.
 - generic: `X-Thunderline-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+
+Replays: `replay_keys` names what identifies a delivery (the provider's delivery id, and the
+digest of a signed body that names a pushed revision); the daemon remembers the keys of the
+deliveries it acted on and answers a repeat without asking for a cycle (docs/security.md).
 """
 
 from __future__ import annotations
@@ -44,7 +49,10 @@ class PushEvent:
     ref: str
     after_revision: str
     provider: str  # "github" | "gitlab" | "generic"
-    delivery: str = ""  # provider's delivery id, for logs and de-duplication
+    # The provider's delivery id, for logs and de-duplication: X-GitHub-Delivery (GitHub;
+    # Gitea sends it too, and X-Gitea-Delivery), Idempotency-Key else X-Gitlab-Event-UUID
+    # (GitLab), X-Thunderline-Delivery else Idempotency-Key (generic). Not signed.
+    delivery: str = ""
     paths: frozenset[str] | None = None
 
     @property
@@ -77,7 +85,7 @@ def verify_webhook(headers: Mapping[str, str], body: bytes, *, secret: bytes) ->
         return _gitlab(lowered, body, secret)
     if "x-thunderline-signature" in lowered:
         _check_hmac(lowered.get("x-thunderline-signature", ""), body, secret)
-        return _generic(body)
+        return _generic(lowered, body)
     raise WebhookRejected(401, "no webhook signature")
 
 
@@ -101,7 +109,7 @@ def _github(headers: Mapping[str, str], body: bytes, secret: bytes) -> PushEvent
         ref=_text(payload, "ref"),
         after_revision=_text(payload, "after"),
         provider="github",
-        delivery=headers.get("x-github-delivery", ""),
+        delivery=_first(headers, "x-github-delivery", "x-gitea-delivery", "x-gogs-delivery"),
         paths=_touched(commits) if trustworthy else None,
     )
 
@@ -121,16 +129,53 @@ def _gitlab(headers: Mapping[str, str], body: bytes, secret: bytes) -> PushEvent
         ref=_text(payload, "ref"),
         after_revision=_text(payload, "after"),
         provider="gitlab",
-        delivery=headers.get("x-gitlab-event-uuid", ""),
+        # Idempotency-Key stays the same across GitLab's retries of one event (GitLab 17.4+).
+        delivery=_first(headers, "idempotency-key", "x-gitlab-event-uuid"),
         paths=_touched(commits) if complete else None,
     )
 
 
-def _generic(body: bytes) -> PushEvent:
+def _generic(headers: Mapping[str, str], body: bytes) -> PushEvent:
     payload = _json_payload(body, "application/json") if body.strip() else {}
     return PushEvent(
-        ref=_text(payload, "ref"), after_revision=_text(payload, "after"), provider="generic"
+        ref=_text(payload, "ref"),
+        after_revision=_text(payload, "after"),
+        provider="generic",
+        delivery=_first(headers, "x-thunderline-delivery", "idempotency-key"),
     )
+
+
+def replay_keys(event: PushEvent, body: bytes) -> tuple[bytes, ...]:
+    """What identifies this delivery among all others, as fixed-size digests (so a huge
+    header costs the daemon's memory nothing): the provider's delivery id when it sent one,
+    and the signed body when it names a pushed revision. The delivery id header is not
+    covered by any signature, so a captured body replayed under a fresh id is still caught
+    by the body's digest; two different pushes never share a body (they differ in
+    `before`, `after` or the push time). Empty: nothing tells this delivery from a replay
+    (a generic hook without an id or a revision)."""
+    keys = []
+    if event.delivery:
+        keys.append(_digest(b"delivery", event.provider.encode(), event.delivery.encode()))
+    if event.after_revision:
+        keys.append(_digest(b"body", event.provider.encode(), body))
+    return tuple(keys)
+
+
+def _digest(*parts: bytes) -> bytes:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.digest()
+
+
+def _first(headers: Mapping[str, str], *names: str) -> str:
+    """The first of `names` present with a non-blank value (headers lower-cased), stripped."""
+    for name in names:
+        value = headers.get(name, "").strip()
+        if value:
+            return value
+    return ""
 
 
 def _check_hmac(header: str, body: bytes, secret: bytes) -> None:

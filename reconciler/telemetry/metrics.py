@@ -78,6 +78,14 @@ class Metrics:
         self.webhook_requests = Counter(
             "thunderline_webhook_requests_total", "Webhook requests", ("code",), registry=r
         )
+        self.webhook_duplicates = Counter(
+            "thunderline_webhook_duplicates_total", "Webhook deliveries seen before", registry=r
+        )
+        self.prune_blocked = Gauge(
+            "thunderline_prune_blocked",
+            "Federations a mass deletion would stop, held until a person confirms",
+            registry=r,
+        )
         self.leader = Gauge("thunderline_leader", "1 while this replica leads", registry=r)
         self.specs_denied = Gauge(
             "thunderline_specs_denied", "Spec files the tenant policy denies", ("tenant",),

@@ -12,7 +12,6 @@ always under `<bucket>/<tenant>/`, Flower's built-in strategies only, no own Flo
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,7 +171,7 @@ def readable(uri: str, tenant: str, rules: TenantRules) -> bool:
         return True  # rules.py keeps a relative path inside the repository
     scheme = uri.split("://", 1)[0].lower()
     parts = _segments(uri)
-    if parts is None:
+    if not parts:
         return False
     if scheme == "s3" and len(parts) > 2 and parts[1] == tenant and _writable(parts[0], rules):
         return True
@@ -193,11 +192,11 @@ def _under(scheme: str, parts: list[str], location: str, tenant: str) -> bool:
 def _segments(uri: str) -> list[str] | None:
     """The path segments after the scheme (an s3 bucket first), or None for anything that
     could mean another place than it reads as: `.`/`..` segments, percent-encoding,
-    backslashes. Trailing and doubled slashes are not segments."""
+    backslashes. Trailing and doubled slashes are not segments; `file:///` has none."""
     rest = uri.split("://", 1)[1]
     if "%" in rest or "\\" in rest:
         return None
     parts = [p for p in rest.split("/") if p]
-    if any(p in (".", "..") for p in parts) or posixpath.normpath("/" + rest) == "/":
+    if any(p in (".", "..") for p in parts):
         return None
     return parts

@@ -37,7 +37,7 @@ class PolicyInvalid(Exception):
     """The policy file cannot be used; `problems` says where and why."""
 
     def __init__(self, problems: list[SpecProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("the tenant policy is invalid:\n" + "\n".join(str(p) for p in problems))
         self.problems = problems
 
 

@@ -194,7 +194,7 @@ def _ambiguous_path(rest: str) -> str | None:
     if "%" in rest or "\\" in rest:
         return "no percent-encoding or backslashes in s3:// and file:// locations"
     if any(part in (".", "..") for part in rest.split("/")):
-        return "no '.' or '..' segments in s3:// and file:// locations"
+        return "no '.' or '..' segments: a location must not lead outside where it reads"
     return None
 
 
@@ -229,7 +229,7 @@ def prefix_problem(value: str) -> str | None:
         return "must be a relative path: checkpoints go under <bucket>/<tenant>/<prefix>/"
     for segment in value.removesuffix("/").split("/"):
         if segment in ("", ".", ".."):
-            return "no empty, '.' or '..' segments: the prefix must stay in the tenant's folder"
+            return "no empty, '.' or '..' segments: a prefix must not lead outside its folder"
         if not _PREFIX_SEGMENT.match(segment):
             return (
                 f"segment '{segment}' may hold only letters, digits, '.', '_' and '-' "

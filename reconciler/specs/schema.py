@@ -46,6 +46,9 @@ _PATTERN_MEANING = {
     ),
     "^[0-9a-f]{64}$": "must be a sha256: 64 lower-case hex characters",
     "^https?://[^\\s]+$": "must be an http:// or https:// URL",
+    "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$": (
+        "must be an import path package.module:Class"
+    ),
 }
 _TYPE_NAMES = {
     "string": "a string",

@@ -12,12 +12,13 @@ from reconciler.plan import ActionKind, plan
 from reconciler.specs import load_repo
 from reconciler.specs.apps import AppManifestError, parse_manifest
 from tests.byoapp.apprepo import APPS, app_spec, make_app_repo
+from tests.support.policies import EXAMPLE_POLICY, OPEN_POLICY
 
 PATH = "specs/acme/quickstart.yaml"
 
 
 def problems(root: Path) -> list[str]:
-    state = load_repo(root)
+    state = load_repo(root, policy=OPEN_POLICY)
     return [str(p) for found in state.problems.values() for p in found]
 
 
@@ -45,7 +46,7 @@ def test_validate_cli_reports_it_like_a_compiler(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_app_repo(tmp_path, {"quickstart": app_spec(config="num-server-rounds: 2\nlr: 1")})
-    assert main(["validate", str(root), "--output", "json"]) == 1
+    assert main(["validate", str(root), "--output", "json", "--policy", str(EXAMPLE_POLICY)]) == 1
     [problem] = json.loads(capsys.readouterr().out)["problems"]
     assert (problem["line"], problem["field"]) == (11, "spec.app.config.lr")
 
@@ -67,7 +68,7 @@ def test_pause_is_refused_for_an_app_without_the_sdk(tmp_path: Path) -> None:
     root = make_app_repo(tmp_path, {"quickstart": app_spec(extra="  paused: true\n")})
     [problem] = problems(root)
     assert "spec.paused: app apps/quickstart-numpy does not use the control SDK" in problem
-    [action] = plan(load_repo(root), {}).actions
+    [action] = plan(load_repo(root, policy=OPEN_POLICY), {}).actions
     assert action.kind is ActionKind.INVALID
     assert "cannot pause at a round boundary" in action.problems[0].message
 
@@ -129,4 +130,4 @@ def test_the_example_app_specs_validate_in_a_repository_laid_out_as_documented(
     assert sorted(specs) == ["quickstart-numpy", "sdk-numpy"]
     root = make_app_repo(tmp_path, specs)
     assert problems(root) == []
-    assert main(["validate", str(root)]) == 0
+    assert main(["validate", str(root), "--policy", str(EXAMPLE_POLICY)]) == 0

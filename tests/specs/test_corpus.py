@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import FederationKey
+from tests.support.policies import OPEN_POLICY
 from reconciler.specs import load_files, load_repo
 
 from .conftest import CORPUS, REPO_ROOT, expectations, located
@@ -25,7 +26,7 @@ def test_corpus_is_big_enough() -> None:
 def test_invalid_case_names_its_field_and_line(case: Path) -> None:
     path = f"specs/acme/{case.name}"
 
-    state = load_files({path: case.read_bytes()})
+    state = load_files({path: case.read_bytes()}, policy=OPEN_POLICY)
 
     assert not state.specs
     problems = list(state.problems[path])
@@ -37,7 +38,7 @@ def test_invalid_case_names_its_field_and_line(case: Path) -> None:
 def test_valid_case_loads(case: Path) -> None:
     path = f"specs/acme/{case.name}"
 
-    state = load_files({path: case.read_bytes()})
+    state = load_files({path: case.read_bytes()}, policy=OPEN_POLICY)
 
     assert state.problems == {}
     assert list(state.specs) == [FederationKey("acme", case.stem)]

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.model import FederationKey
+from tests.support.policies import OPEN_POLICY
 from reconciler.specs import load_files
 
 from .conftest import CORPUS
@@ -121,7 +122,7 @@ def documents(draw: st.DrawFn, tenant: str) -> dict[str, Any]:
 def test_generated_valid_specs_load_unchanged(document: dict[str, Any], style: Any) -> None:
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, **style)
 
-    state = load_files({"specs/acme/generated.yaml": text.encode()})
+    state = load_files({"specs/acme/generated.yaml": text.encode()}, policy=OPEN_POLICY)
 
     assert state.problems == {}, [str(p) for ps in state.problems.values() for p in ps]
     key = FederationKey("acme", document["metadata"]["name"])
@@ -132,7 +133,7 @@ SEED = (CORPUS / "valid" / "full.yaml").read_bytes()
 
 
 def _assert_only_problems(content: bytes) -> None:
-    state = load_files({"specs/acme/fuzz.yaml": content})
+    state = load_files({"specs/acme/fuzz.yaml": content}, policy=OPEN_POLICY)
     for problems in state.problems.values():
         for problem in problems:
             assert "internal error" not in problem.message, problem
@@ -164,7 +165,7 @@ def test_a_bug_in_one_file_becomes_that_files_problem(monkeypatch: Any) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(filecheck, "schema_findings", explode)
-    state = load_files({"specs/acme/a.yaml": SEED})
+    state = load_files({"specs/acme/a.yaml": SEED}, policy=OPEN_POLICY)
 
     (problem,) = state.problems["specs/acme/a.yaml"]
     assert "internal error" in problem.message and "RuntimeError" in problem.message

@@ -28,6 +28,9 @@ class SourceSettings:
     token_env: str = "GIT_TOKEN"  # environment variable holding an https token, if any
     ssh_key: Path | None = None  # key file for ssh remotes
     watch: Path | None = None  # a local repository to watch for new commits (watchdog)
+    # A revision whose specs/ a person confirmed the pruning of (`--prune-confirm`): valid
+    # while specs/ is exactly what it was there (docs/plan-semantics.md, the prune guard).
+    prune_confirm: str | None = None
 
 
 @dataclass(frozen=True)

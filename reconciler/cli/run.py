@@ -42,6 +42,19 @@ def register(sub: Any) -> None:
         "Flower processes it starts)",
     )
     p.add_argument("--prune", action="store_true", help="stop federations whose file is deleted")
+    guard = p.add_argument_group(
+        "prune guard",
+        "a cycle whose deleted files would stop more than --prune-max-count AND more than "
+        "--prune-max-share of the active federations stops none of them (PruneBlocked) until "
+        "a person confirms: a commit trailer 'Thunderline-Prune: confirm', or --prune-confirm",
+    )
+    guard.add_argument("--prune-max-count", type=int, default=10, metavar="N")
+    guard.add_argument("--prune-max-share", type=float, default=0.5, metavar="FRACTION")
+    guard.add_argument(
+        "--prune-confirm",
+        metavar="REVISION",
+        help="confirm the deletions of REVISION: holds while specs/ stays as it is there",
+    )
     p.add_argument("--status-branch", help="commit status reports to this branch")
     p.add_argument("--no-status", action="store_true", help="do not commit status reports")
     p.add_argument("--host", default="127.0.0.1")
@@ -73,13 +86,18 @@ def settings_from(args: argparse.Namespace) -> Any:
             depth=None if args.full_clone else 1,
             ssh_key=args.ssh_key,
             watch=args.watch,
+            prune_confirm=args.prune_confirm,
         ),
         store=StoreSettings(database_url=args.database_url),
         runtime=RuntimeSettings(superlink=args.superlink, local_supernodes=args.local_supernodes),
         artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
         report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
         http=HttpSettings(host=args.host, port=args.port, public_url=args.public_url),
-        plan=PlanOptions(prune=args.prune),
+        plan=PlanOptions(
+            prune=args.prune,
+            prune_max_count=args.prune_max_count,
+            prune_max_share=args.prune_max_share,
+        ),
         policy=policy_from(args),
     )
 

@@ -2,8 +2,9 @@
 
 The vocabulary is fixed (`model.ConditionType`): `Ready`, `Reconciling` and `Stalled` are
 always present; a step's failure condition (`SpecInvalid`, `PolicyDenied`, `SourceUnavailable`,
-`RuntimeUnavailable`, `ApplyFailed`, `Orphaned`) appears while it holds and is removed when
-it clears, as Flux does. `lastTransitionTime` moves only when a condition's status changes.
+`RuntimeUnavailable`, `ApplyFailed`, `Orphaned`, `PruneBlocked`) appears while it holds and is
+removed when it clears, as Flux does. `lastTransitionTime` moves only when a condition's
+status changes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Findings:
     apply_error: str = ""
     apply_transient: bool = True
     orphaned: str = ""
+    prune_blocked: str = ""  # its file was deleted in a mass deletion the prune guard holds
     acted: bool = False  # an action for it succeeded this cycle
 
 
@@ -60,6 +62,8 @@ def _failures(found: Findings) -> list[_Raw]:
         out.append((T.APPLY_FAILED, "True", "ActionFailed", found.apply_error))
     if found.orphaned:
         out.append((T.ORPHANED, "True", "SpecDeleted", found.orphaned))
+    if found.prune_blocked:
+        out.append((T.PRUNE_BLOCKED, "True", "MassDeletion", found.prune_blocked))
     return out
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from reconciler.apply import ActionResult, Applier
 from reconciler.daemon.desired import DesiredCache
 from reconciler.model import DesiredState, FederationKey, RecordedFederation, RunObservation
-from reconciler.plan import Plan, PlanMemo, PlanOptions, plan
+from reconciler.plan import ActionKind, Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.logprogress import LogFollower
 from reconciler.source import GitSource, SourceError
@@ -100,8 +100,10 @@ class Reconciler:
         report: Callable[[CycleOutcome], None] = lambda outcome: None,
         tracing: Tracing | None = None,
         log_follower: LogFollower | None = None,
+        prune_confirm: str | None = None,
     ) -> None:
         self.source = source
+        self.prune_confirm = prune_confirm  # `--prune-confirm REVISION`, else None
         self.log_follower = log_follower  # reads progress of apps without the control SDK
         self.tracing = tracing or Tracing.off()
         self.store = store
@@ -110,8 +112,12 @@ class Reconciler:
         self.options = options
         self.report = report
         self.desired = DesiredCache(policy)
-        self._last_plan: tuple[_PlanInputs, Plan] | None = None
+        self._last_plan: tuple[_PlanInputs, frozenset[FederationKey], Plan] | None = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
+        self._confirmed: tuple[str | None, str | None] = (None, None)  # revision, how
+        # Stops the prune guard held back last cycle: held on until confirmed (planner).
+        self._prune_held: frozenset[FederationKey] = frozenset()
+        self._held_logged: tuple[str | None, int] = (None, 0)  # the mass deletion last logged
         self.last_fetch_ok: float | None = None  # monotonic time of the last good fetch
 
     def cycle(self) -> CycleOutcome:
@@ -148,7 +154,8 @@ class Reconciler:
         except StoreError as exc:
             outcome.store_error = f"recorded state unavailable: {exc}"
             return
-        outcome.plan = self._plan(desired, recorded, observed)
+        planned = self._plan(desired, recorded, observed)
+        outcome.plan = self._guarded(planned, desired, recorded, observed)
         outcome.results = self.applier.apply(outcome.plan, recorded)
 
     def _plan(
@@ -159,12 +166,69 @@ class Reconciler:
     ) -> Plan:
         """`plan()`, or the last plan when its inputs are unchanged: the planner is pure, and
         the store and desired-state cache hand back the very same objects when nothing moved."""
-        last = self._last_plan
-        if last is not None and _same_inputs(last[0], (desired, recorded, observed)):
-            return replace(last[1], revision=desired.revision)
-        result = plan(desired, recorded, observed, self.options, memo=self._plan_memo)
-        self._last_plan = ((desired, recorded, observed), result)
+        last, held = self._last_plan, self._prune_held
+        if (
+            last is not None
+            and last[1] == held
+            and _same_inputs(last[0], (desired, recorded, observed))
+        ):
+            return replace(last[2], revision=desired.revision)
+        result = plan(
+            desired, recorded, observed, self.options, memo=self._plan_memo, prune_held=held
+        )
+        self._last_plan = ((desired, recorded, observed), held, result)
         return result
+
+    def _guarded(
+        self,
+        result: Plan,
+        desired: DesiredState,
+        recorded: dict[FederationKey, RecordedFederation],
+        observed: Mapping[FederationKey, RunObservation] | None,
+    ) -> Plan:
+        """The plan, or, when the prune guard held a mass deletion back and a person
+        confirmed this deletion (source.confirm), the plan that carries it out."""
+        self._prune_held = frozenset(
+            a.key for a in result.actions if a.kind is ActionKind.PRUNE_BLOCKED
+        )
+        if not self._prune_held:
+            return result
+        how = self._confirmation(desired.revision)
+        if how is None:
+            if self._held_logged != (desired.revision, result.prune_blocked):
+                self._held_logged = (desired.revision, result.prune_blocked)
+                log.warning(
+                    "prune guard: holding back %d stops of deleted spec files at %s until "
+                    "a person confirms (trailer 'Thunderline-Prune: confirm' or "
+                    "--prune-confirm REVISION)",
+                    result.prune_blocked,
+                    (desired.revision or "?")[:12],
+                )
+            return result
+        log.warning(
+            "prune guard: %d stops of deleted spec files confirmed by %s",
+            result.prune_blocked,
+            how,
+        )
+        self._prune_held = frozenset()
+        return plan(
+            desired, recorded, observed, self.options, memo=self._plan_memo, prune_confirmed=True
+        )
+
+    def _confirmation(self, revision: str | None) -> str | None:
+        """How the deletions at `revision` were confirmed, or None; asked of Git once per
+        revision, and only while the guard holds something back."""
+        if revision is None:
+            return None
+        if self._confirmed[0] == revision:
+            return self._confirmed[1]
+        try:
+            how = self.source.prune_confirmation(revision, self.prune_confirm)
+        except SourceError as exc:
+            log.warning("prune guard: cannot tell whether %s was confirmed: %s", revision, exc)
+            return None  # not remembered: asked again next cycle
+        self._confirmed = (revision, how)
+        return how
 
     def _follow_logs(
         self,

@@ -188,6 +188,8 @@ def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
             found[action.key] = Findings(problems=action.problems)
         elif action.kind is ActionKind.ORPHAN:
             found[action.key] = Findings(orphaned=action.reason)
+        elif action.kind is ActionKind.PRUNE_BLOCKED:
+            found[action.key] = Findings(prune_blocked=action.reason)
     for result in outcome.results:
         key = result.action.key
         prior = found.get(key, _NO_FINDINGS)

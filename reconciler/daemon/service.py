@@ -91,6 +91,7 @@ class Daemon:
                 self.sink,
                 partial(log_follow_mode, repo_root=Path(parts.source.workdir)),
             ),
+            prune_confirm=settings.source.prune_confirm,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
         self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
@@ -215,6 +216,8 @@ class Daemon:
                 m.reconcile_errors.labels(step).inc()
         for result in outcome.results:
             m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()
+        if outcome.plan is not None:
+            m.prune_blocked.set(outcome.plan.prune_blocked)
         statuses = self.reporter.statuses
         if statuses is not self._phases_counted:  # a quiet cycle keeps the very same dict
             m.set_phases(Counter(s.phase for s in statuses.values()))

@@ -25,11 +25,12 @@ class ActionKind(enum.StrEnum):
     COMPLETE = "complete"  # Flower says the run finished, but the app never reported it
     ORPHAN = "orphan"  # spec file deleted with pruning off: report, touch nothing
     INVALID = "invalid"  # the spec is broken: report; a running federation keeps running
+    PRUNE_BLOCKED = "prune-blocked"  # a stop of a deleted file the prune guard holds back
 
     @property
     def changes_state(self) -> bool:
         """Whether carrying the action out changes anything (orphan and invalid only report)."""
-        return self not in (ActionKind.ORPHAN, ActionKind.INVALID)
+        return self not in (ActionKind.ORPHAN, ActionKind.INVALID, ActionKind.PRUNE_BLOCKED)
 
     @property
     def marker(self) -> str:
@@ -48,6 +49,7 @@ _MARKERS = {
     ActionKind.COMPLETE: "=",
     ActionKind.ORPHAN: "?",
     ActionKind.INVALID: "!",
+    ActionKind.PRUNE_BLOCKED: "(-)",
 }
 
 
@@ -101,11 +103,17 @@ class Plan:
         )
 
     @property
+    def prune_blocked(self) -> int:
+        """How many stops of deleted files the prune guard holds back."""
+        return sum(1 for a in self.actions if a.kind is ActionKind.PRUNE_BLOCKED)
+
+    @property
     def exit_code(self) -> int:
-        """Like `terraform plan -detailed-exitcode`: 0 nothing, 1 changes, 2 errors."""
+        """Like `terraform plan -detailed-exitcode`: 0 nothing, 1 changes, 2 errors. Stops
+        the prune guard holds back are changes asked for (1): they wait for a person."""
         if self.has_errors:
             return 2
-        return 1 if self.has_changes else 0
+        return 1 if self.has_changes or self.prune_blocked else 0
 
     def counts(self) -> Counter[ActionKind]:
         return Counter(a.kind for a in self.actions)
@@ -114,4 +122,7 @@ class Plan:
         counts = self.counts()
         invalid_files = len({p.file for p in self.unclaimed_problems})
         counts[ActionKind.INVALID] += invalid_files
-        return ", ".join(f"{counts[kind]} {words}" for kind, words in SUMMARY_KINDS)
+        text = ", ".join(f"{counts[kind]} {words}" for kind, words in SUMMARY_KINDS)
+        if counts[ActionKind.PRUNE_BLOCKED]:  # said only when it happens: plans stay as they were
+            text += f"; {counts[ActionKind.PRUNE_BLOCKED]} stops held by the prune guard"
+        return text

@@ -7,7 +7,7 @@ down in docs/plan-semantics.md; the table-driven tests in tests/plan/ hold them 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -30,6 +30,17 @@ class PlanOptions:
 
     prune: bool = False  # a deleted spec file stops its federation (else: reported as orphaned)
     max_recoveries: int = 3  # resubmissions of a dying run per generation before it fails
+    # The prune guard: deleted files that would stop more than `prune_max_count` AND more
+    # than `prune_max_share` of the active (non-terminal) federations at once stop none of
+    # them (`prune-blocked`) until a person confirms that deletion (`prune_confirmed`).
+    prune_max_count: int = 10
+    prune_max_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.prune_max_count < 0:
+            raise ValueError(f"prune_max_count must be >= 0, not {self.prune_max_count}")
+        if not 0.0 <= self.prune_max_share <= 1.0:
+            raise ValueError(f"prune_max_share must be within 0..1, not {self.prune_max_share}")
 
 
 _Decide = Callable[..., "Action | None"]
@@ -42,12 +53,18 @@ def plan(
     options: PlanOptions = PlanOptions(),
     *,
     memo: PlanMemo | None = None,
+    prune_confirmed: bool = False,
+    prune_held: Collection[FederationKey] = (),
 ) -> Plan:
     """Decide what to do for every federation that is desired, recorded, or both.
 
     `observed` is None when the runtime could not be asked: then no decision is taken from
     run status (an unreachable SuperLink never reads as "every run died"). `memo` (a caller
     that plans again and again) only saves work: the plan is the same without it.
+    `prune_confirmed`: a person confirmed the deletions of this revision (the caller tells
+    which revision; see docs/plan-semantics.md), so the prune guard lets them through.
+    `prune_held`: the federations whose stop the guard held back last time (the daemon
+    passes them on from cycle to cycle): held on until confirmed or their file is back.
     """
     problems_by_key = _problems_by_key(desired, recorded)
     decide = memo.decider(observed is not None, options) if memo else _decide
@@ -64,6 +81,8 @@ def plan(
         )
         if action is not None:
             actions.append(action)
+    if options.prune and not prune_confirmed:
+        _guard_prune(actions, recorded, options, prune_held)
     known = (
         set(desired.claimed) | {r.path for r in recorded.values()} if desired.problems else set()
     )
@@ -189,10 +208,53 @@ def _invalid(
     return Action(ActionKind.INVALID, key, reason, problems=problems)
 
 
+PRUNE_TRAILER = "Thunderline-Prune: confirm"
+_HOW_TO_CONFIRM = (
+    f"nothing is stopped until a person confirms this deletion: push a commit with the "
+    f"trailer '{PRUNE_TRAILER}', or run the daemon with --prune-confirm REVISION"
+)
+
+
+def _guard_prune(
+    actions: list[Action],
+    recorded: Mapping[FederationKey, RecordedFederation],
+    options: PlanOptions,
+    held: Collection[FederationKey],
+) -> None:
+    """Hold back every stop of a deleted file when there are more of them than the guard
+    allows (more than `prune_max_count` and more than `prune_max_share` of the active
+    federations): one commit deleting the whole fleet must not stop it. Stops of `held`
+    keys (held back before) stay held whatever the counts are now, so that federations
+    started since cannot dilute a held deletion below the share. In place."""
+    pruned = [i for i, a in enumerate(actions) if a.kind is ActionKind.STOP and a.spec is None]
+    if not pruned:
+        return
+    # Counted only past the count: the stops are of active federations, so then active > 0.
+    many = len(pruned) > options.prune_max_count
+    active = sum(1 for r in recorded.values() if not r.phase.terminal) if many else 0
+    if many and len(pruned) > options.prune_max_share * active:
+        reason = (
+            f"spec file deleted, but this revision would stop {len(pruned)} of {active} "
+            f"active federations at once (the prune guard holds back more than "
+            f"{options.prune_max_count} and more than {options.prune_max_share:.0%}); "
+            + _HOW_TO_CONFIRM
+        )
+    elif held:
+        pruned = [i for i in pruned if actions[i].key in held]
+        reason = "spec file deleted in a mass deletion the prune guard holds back; " + (
+            _HOW_TO_CONFIRM
+        )
+    else:
+        return
+    for i in pruned:
+        actions[i] = Action(ActionKind.PRUNE_BLOCKED, actions[i].key, reason)
+
+
 def _deleted(key: FederationKey, record: RecordedFederation, options: PlanOptions) -> Action | None:
     if record.phase.terminal:
         return None
     if options.prune:
+        # No spec: what tells a deleted file's stop from `stop: true` (the prune guard).
         return Action(ActionKind.STOP, key, "spec file deleted and pruning is enabled")
     return Action(
         ActionKind.ORPHAN,

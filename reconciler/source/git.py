@@ -11,12 +11,14 @@ known desired state.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from reconciler.source.command import GitFailed, run_git
+from reconciler.source.confirm import revision_confirmation, trailer_confirmation
 from reconciler.source.errors import SourceMisconfigured, SourceUnavailable
 from reconciler.source.remote import GitRemote
 from reconciler.source.trees import (
@@ -28,6 +30,7 @@ from reconciler.source.trees import (
 )
 
 _TRACKING_REF = "refs/remotes/source/{branch}"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,23 @@ class GitSource:
                 meta, _, name = record.partition(b"\t")
                 entries[name.decode("utf-8", "surrogateescape")] = meta.split(b" ")[2].decode()
         return entries
+
+    def prune_confirmation(self, rev: str, confirmed_revision: str | None = None) -> str | None:
+        """How a person confirmed the deletions of `rev` for the prune guard, or None: a
+        `Thunderline-Prune: confirm` trailer since specs/ last changed, or specs/ at
+        `confirmed_revision` (`--prune-confirm`) being specs/ at `rev` (source.confirm)."""
+        try:
+            sha = trailer_confirmation(self.workdir, rev)
+            if sha is not None:
+                return f"trailer 'Thunderline-Prune: confirm' on {sha[:12]}"
+            if confirmed_revision:
+                ok, why = revision_confirmation(self.workdir, rev, confirmed_revision)
+                if ok:
+                    return f"--prune-confirm {confirmed_revision}"
+                log.warning("prune guard: --prune-confirm ignored: %s", why)
+        except GitFailed as exc:
+            raise SourceUnavailable(f"cannot read the history of {rev}: {exc.detail}") from None
+        return None
 
     def blob_ids(self, rev: str, under: str = "specs/") -> dict[str, str]:
         """{path: blob id} under `under` at `rev`: equal id, equal content."""

@@ -114,7 +114,8 @@ class Reconciler:
         self.desired = DesiredCache(policy)
         self._last_plan: tuple[_PlanInputs, frozenset[FederationKey], Plan] | None = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
-        self._confirmed: tuple[str | None, str | None] = (None, None)  # revision, how
+        # (revision, --prune-confirm) -> how the deletions there were confirmed, or None
+        self._confirmed: tuple[tuple[str, str | None], str | None] | None = None
         # Stops the prune guard held back last cycle: held on until confirmed (planner).
         self._prune_held: frozenset[FederationKey] = frozenset()
         self._held_logged: tuple[str | None, int] = (None, 0)  # the mass deletion last logged
@@ -220,14 +221,15 @@ class Reconciler:
         revision, and only while the guard holds something back."""
         if revision is None:
             return None
-        if self._confirmed[0] == revision:
+        asked = (revision, self.prune_confirm)
+        if self._confirmed is not None and self._confirmed[0] == asked:
             return self._confirmed[1]
         try:
             how = self.source.prune_confirmation(revision, self.prune_confirm)
         except SourceError as exc:
             log.warning("prune guard: cannot tell whether %s was confirmed: %s", revision, exc)
             return None  # not remembered: asked again next cycle
-        self._confirmed = (revision, how)
+        self._confirmed = (asked, how)
         return how
 
     def _follow_logs(

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.plan import PlanOptions
-from reconciler.specs.policy import DEFAULT_POLICY, Policy
 
 STATE_DIR = Path(".thunderline")
 
@@ -91,5 +90,4 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     plan: PlanOptions = field(default_factory=PlanOptions)
-    policy: Policy = DEFAULT_POLICY  # the tenant policy (`--policy FILE`), loaded by the CLI
     backoff: Backoff = field(default_factory=Backoff)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, PlanError, OSError, PolicyInvalid) as exc:
         print(f"reconciler plan: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    result = plan(desired, recorded, None, PlanOptions(prune=args.prune))
+    result = plan(desired, recorded, None, PlanOptions(prune=args.prune, policy=policy))
     sys.stdout.write(RENDERERS[args.output](result))
     return result.exit_code
 

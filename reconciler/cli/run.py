@@ -97,8 +97,8 @@ def settings_from(args: argparse.Namespace) -> Any:
             prune=args.prune,
             prune_max_count=args.prune_max_count,
             prune_max_share=args.prune_max_share,
+            policy=policy_from(args),
         ),
-        policy=policy_from(args),
     )
 
 

@@ -22,7 +22,6 @@ from reconciler.plan import ActionKind, Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.logprogress import LogFollower
 from reconciler.source import GitSource, SourceError
-from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.store import Store, StoreError
 from reconciler.telemetry.names import RECONCILE
 from reconciler.telemetry.tracing import Tracing
@@ -96,7 +95,6 @@ class Reconciler:
         runtime: Runtime,
         applier: Applier,
         options: PlanOptions,
-        policy: Policy = DEFAULT_POLICY,
         report: Callable[[CycleOutcome], None] = lambda outcome: None,
         tracing: Tracing | None = None,
         log_follower: LogFollower | None = None,
@@ -111,7 +109,7 @@ class Reconciler:
         self.applier = applier
         self.options = options
         self.report = report
-        self.desired = DesiredCache(policy)
+        self.desired = DesiredCache(options.policy)
         self._last_plan: tuple[_PlanInputs, frozenset[FederationKey], Plan] | None = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         # (revision, --prune-confirm) -> how the deletions there were confirmed, or None

@@ -83,7 +83,6 @@ class Daemon:
             runtime=parts.runtime,
             applier=Applier(parts.store, parts.runtime, self._launch_context(), self.tracing),
             options=settings.plan,
-            policy=settings.policy,
             report=self._after_cycle,
             tracing=self.tracing,
             log_follower=LogFollower(

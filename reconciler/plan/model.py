@@ -26,11 +26,12 @@ class ActionKind(enum.StrEnum):
     ORPHAN = "orphan"  # spec file deleted with pruning off: report, touch nothing
     INVALID = "invalid"  # the spec is broken: report; a running federation keeps running
     PRUNE_BLOCKED = "prune-blocked"  # a stop of a deleted file the prune guard holds back
+    QUEUED = "queued"  # a start over the tenant's maxConcurrent: it waits for a free slot
 
     @property
     def changes_state(self) -> bool:
         """Whether carrying the action out changes anything (orphan and invalid only report)."""
-        return self not in (ActionKind.ORPHAN, ActionKind.INVALID, ActionKind.PRUNE_BLOCKED)
+        return self not in _REPORT_ONLY
 
     @property
     def marker(self) -> str:
@@ -50,7 +51,11 @@ _MARKERS = {
     ActionKind.ORPHAN: "?",
     ActionKind.INVALID: "!",
     ActionKind.PRUNE_BLOCKED: "(-)",
+    ActionKind.QUEUED: "(+)",
 }
+_REPORT_ONLY = frozenset(
+    (ActionKind.ORPHAN, ActionKind.INVALID, ActionKind.PRUNE_BLOCKED, ActionKind.QUEUED)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +115,16 @@ class Plan:
     @property
     def exit_code(self) -> int:
         """Like `terraform plan -detailed-exitcode`: 0 nothing, 1 changes, 2 errors. Stops
-        the prune guard holds back are changes asked for (1): they wait for a person."""
+        the prune guard holds back are changes asked for (1): they wait for a person; so
+        are starts queued for a free slot of their tenant."""
         if self.has_errors:
             return 2
-        return 1 if self.has_changes or self.prune_blocked else 0
+        return 1 if self.has_changes or self.prune_blocked or self.queued else 0
+
+    @property
+    def queued(self) -> int:
+        """How many starts wait for a free slot under their tenant's maxConcurrent."""
+        return sum(1 for a in self.actions if a.kind is ActionKind.QUEUED)
 
     def counts(self) -> Counter[ActionKind]:
         return Counter(a.kind for a in self.actions)
@@ -125,4 +136,6 @@ class Plan:
         text = ", ".join(f"{counts[kind]} {words}" for kind, words in SUMMARY_KINDS)
         if counts[ActionKind.PRUNE_BLOCKED]:  # said only when it happens: plans stay as they were
             text += f"; {counts[ActionKind.PRUNE_BLOCKED]} stops held by the prune guard"
+        if counts[ActionKind.QUEUED]:
+            text += f"; {counts[ActionKind.QUEUED]} queued for a free slot of their tenant"
         return text

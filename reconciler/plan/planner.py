@@ -7,6 +7,7 @@ down in docs/plan-semantics.md; the table-driven tests in tests/plan/ hold them 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +23,7 @@ from reconciler.model import (
 )
 from reconciler.plan import fields
 from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
+from reconciler.specs.policy import DEFAULT_POLICY, Policy
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class PlanOptions:
     # them (`prune-blocked`) until a person confirms that deletion (`prune_confirmed`).
     prune_max_count: int = 10
     prune_max_share: float = 0.5
+    # The tenant policy: what `specs` checked every file against, and here each tenant's
+    # maxConcurrent (starts past it are `queued` until a federation of the tenant ends).
+    policy: Policy = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
         if self.prune_max_count < 0:
@@ -83,6 +88,8 @@ def plan(
             actions.append(action)
     if options.prune and not prune_confirmed:
         _guard_prune(actions, recorded, options, prune_held)
+    if options.policy.limits_concurrency:
+        _queue_past_limits(actions, recorded, options.policy)
     known = (
         set(desired.claimed) | {r.path for r in recorded.values()} if desired.problems else set()
     )
@@ -372,3 +379,29 @@ def _from_runtime(
 def _run_end(run: RunObservation) -> str:
     detail = f": {run.details}" if run.details else ""
     return f"Flower run {run.run_id} ended {run.sub_status or 'unexpectedly'}{detail}"
+
+
+# Phases that hold one of the tenant's maxConcurrent slots (a paused run keeps its place).
+_HOLDS_A_SLOT = frozenset((Phase.STARTING, Phase.RUNNING, Phase.PAUSED))
+
+
+def _queue_past_limits(
+    actions: list[Action], recorded: Mapping[FederationKey, RecordedFederation], policy: Policy
+) -> None:
+    """Turn the starts that would take a tenant past its maxConcurrent into `queued`, in
+    plan order (tenant, then name): they start in a later cycle, when a slot is free. In
+    place; only called when some tenant has a limit."""
+    holding = Counter(r.key.tenant for r in recorded.values() if r.phase in _HOLDS_A_SLOT)
+    for i, action in enumerate(actions):
+        if action.kind is not ActionKind.START:
+            continue
+        tenant = action.key.tenant
+        limit = policy.rules_for(tenant).max_concurrent
+        if limit is None or holding[tenant] < limit:
+            holding[tenant] += 1
+            continue
+        reason = (
+            f"tenant {tenant} has {holding[tenant]} of at most {limit} federations running "
+            f"at once ({policy.source}, maxConcurrent); starts when one of them ends"
+        )
+        actions[i] = Action(ActionKind.QUEUED, action.key, reason, spec=action.spec)

@@ -47,6 +47,12 @@ class Policy:
     def rules_for(self, tenant: str) -> TenantRules:
         return self.tenants.get(tenant, self.defaults)
 
+    @property
+    def limits_concurrency(self) -> bool:
+        """Whether any tenant has a maxConcurrent (else the planner skips counting)."""
+        rules = (self.defaults, *self.tenants.values())
+        return any(r.max_concurrent is not None for r in rules)
+
 
 DEFAULT_POLICY = Policy()
 

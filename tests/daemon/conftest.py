@@ -26,6 +26,7 @@ from reconciler.settings import (
     SourceSettings,
 )
 from reconciler.source import GitSource
+from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.store import Store
 from tests.source.gitutil import Remote, git, isolated_git, make_remote
 
@@ -73,6 +74,7 @@ def make_world(  # type: ignore[no-untyped-def]
     prune: bool = False,
     files: dict | None = None,
     interval: float = 3600,
+    policy: Policy = DEFAULT_POLICY,
 ):
     (tmp / "git").mkdir()
     remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
@@ -84,7 +86,7 @@ def make_world(  # type: ignore[no-untyped-def]
         artifacts=ArtifactSettings(root=str(tmp / "artifacts")),
         report=ReportSettings(workdir=tmp / "status"),
         http=HttpSettings(port=0),
-        plan=PlanOptions(prune=prune),
+        plan=PlanOptions(prune=prune, policy=policy),
     )
     parts = Parts(
         store=store,

@@ -133,7 +133,7 @@ def via_flwr_run(
 def deployment(work: Path, *, defaults: bool) -> LocalFlower:
     """Ours, or with Flower's default polling (SuperExec 1 s, reply pulls every 3 s)."""
     env = {POLL_ENV: "3.0", "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "1.0"} if defaults else {}
-    return LocalFlower(work, supernodes=3, extra_env=env)
+    return LocalFlower(work, supernodes=3, extra_env=env, progress_key=SECRET)
 
 
 def main() -> None:

@@ -35,7 +35,6 @@ from reconciler.runtime.base import (
     Runtime,
     RuntimeFailure,
 )
-from reconciler.runtime.progress import make_token
 from reconciler.specs.policy import bucket_name
 from reconciler.specs.rules import prefix_problem
 from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store, StoreError
@@ -53,7 +52,6 @@ class LaunchContext:
     """What every run submitted by this daemon shares."""
 
     progress_url: str  # where the ServerApp reports, e.g. http://127.0.0.1:8080/v1/progress
-    secret: bytes  # signs the per-run progress tokens; never leaves the daemon
     repo_root: Path  # the daemon's checkout: relative URIs in specs resolve against it
     artifact_root: str | None  # local folder for checkpoints, or None for S3 buckets
 
@@ -311,7 +309,6 @@ class Applier:
         point = self._resume_point(record) if resume else None
         if point is not None:
             start_round, resume_from = point.round + 1, Artifact(point.uri, point.sha256)
-        federation = str(record.key)
         ctx = self.context
         return RunRequest(
             key=record.key,
@@ -323,7 +320,6 @@ class Applier:
             ),
             repo_root=str(_resolved(str(ctx.repo_root))),
             progress_url=ctx.progress_url,
-            token=make_token(ctx.secret, federation, record.generation, attempt),
             start_round=start_round,
             resume_from=resume_from,
             traceparent=trace,

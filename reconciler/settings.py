@@ -43,6 +43,9 @@ class RuntimeSettings:
     superlink: str | None = None  # host:port of a SuperLink; None: start a local one
     local_supernodes: int = 3  # SuperNodes the local runtime starts
     workdir: Path = STATE_DIR / "flower"
+    # The progress key as a file, shared with the SuperLink side (docs/security.md); None:
+    # $THUNDERLINE_PROGRESS_KEY_FILE, else $THUNDERLINE_PROGRESS_SECRET, else the state dir.
+    progress_key_file: Path | None = None
 
 
 @dataclass(frozen=True)

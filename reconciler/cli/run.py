@@ -7,6 +7,12 @@ Database from `--database-url` or `DATABASE_URL` (else the embedded PostgreSQL);
 `--artifact-root` (a local folder; `--s3` stores them in each spec's bucket, at
 `--s3-endpoint` or $AWS_ENDPOINT_URL for MinIO/Ceph). SIGTERM or
 Ctrl-C finishes the running cycle, releases the leader lock and exits 0.
+
+Progress reports: a local SuperLink gets the daemon's progress key by itself; with
+`--superlink`, put the same key in the SuperLink's environment (a file named by
+THUNDERLINE_PROGRESS_KEY_FILE) and give the daemon that file with `--progress-key-file`
+(default: $THUNDERLINE_PROGRESS_KEY_FILE, else $THUNDERLINE_PROGRESS_SECRET, else a key made
+once in the state folder). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ def register(sub: Any) -> None:
     src.add_argument("--full-clone", action="store_true", help="fetch full history")
     p.add_argument("--database-url", help="PostgreSQL URL (default: $DATABASE_URL, else embedded)")
     p.add_argument("--superlink", help="Flower SuperLink host:port (default: start a local one)")
+    p.add_argument(
+        "--progress-key-file",
+        type=Path,
+        help="the progress key, shared with the SuperLink side (its THUNDERLINE_PROGRESS_KEY_FILE)",
+    )
     p.add_argument("--local-supernodes", type=int, default=3)
     p.add_argument("--artifact-root", default=".thunderline/artifacts")
     p.add_argument("--s3", action="store_true", help="write checkpoints to S3 buckets")
@@ -89,7 +100,11 @@ def settings_from(args: argparse.Namespace) -> Any:
             prune_confirm=args.prune_confirm,
         ),
         store=StoreSettings(database_url=args.database_url),
-        runtime=RuntimeSettings(superlink=args.superlink, local_supernodes=args.local_supernodes),
+        runtime=RuntimeSettings(
+            superlink=args.superlink,
+            local_supernodes=args.local_supernodes,
+            progress_key_file=args.progress_key_file,
+        ),
         artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
         report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
         http=HttpSettings(host=args.host, port=args.port, public_url=args.public_url),

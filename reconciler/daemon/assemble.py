@@ -17,7 +17,8 @@ from pathlib import Path
 from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Parts
 from reconciler.report import StatusWriter
-from reconciler.runtime.base import Runtime
+from reconciler.runtime.base import Runtime, RuntimeFailure
+from reconciler.runtime.progress import MIN_KEY_BYTES, PROGRESS_KEY_FILE_ENV
 from reconciler.settings import STATE_DIR, Settings
 from reconciler.source import GitSource
 from reconciler.store import LeaderLock, Store, database_url
@@ -27,29 +28,53 @@ log = logging.getLogger(__name__)
 PROGRESS_SECRET_ENV = "THUNDERLINE_PROGRESS_SECRET"
 
 
-def progress_secret(state_dir: Path = STATE_DIR) -> bytes:
-    """The key signing per-run progress tokens. It must outlive a restart (runs in flight
-    keep their tokens), so it comes from the environment or a 0600 file in the state dir;
-    replicas share it through the environment."""
-    from_env = os.environ.get(PROGRESS_SECRET_ENV, "")
-    if from_env:
-        return from_env.encode()
-    path = state_dir / "progress.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+class ProgressKeyUnusable(RuntimeFailure):
+    """The configured progress key cannot be read or is too short (the message has no key)."""
 
 
-def _runtime(settings: Settings, stack: ExitStack) -> Runtime:
+def progress_secret(state_dir: Path = STATE_DIR, key_file: Path | None = None) -> bytes:
+    """The progress key: ServerApps derive their tokens from it, the daemon checks them.
+
+    The SuperLink side must hold the same key (a local SuperLink gets it from the daemon;
+    an external one from its operator, docs/security.md). It must outlive a restart (runs in
+    flight keep deriving from it), so it comes from `key_file` (`--progress-key-file`), else
+    the file named by `THUNDERLINE_PROGRESS_KEY_FILE`, else `THUNDERLINE_PROGRESS_SECRET`,
+    else a 0600 file in the state dir made once; replicas share a file or the variable."""
+    named = key_file or (
+        Path(os.environ[PROGRESS_KEY_FILE_ENV]) if os.environ.get(PROGRESS_KEY_FILE_ENV) else None
+    )
+    if named is not None:
+        try:
+            key = named.read_bytes().strip()
+        except OSError as exc:
+            raise ProgressKeyUnusable(f"progress key file {named}: {exc.strerror}") from None
+        source = f"progress key file {named}"
+    elif os.environ.get(PROGRESS_SECRET_ENV, ""):
+        key, source = os.environ[PROGRESS_SECRET_ENV].strip().encode(), PROGRESS_SECRET_ENV
+    else:
+        path = state_dir / "progress.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        key, source = path.read_text().strip().encode(), f"progress key file {path}"
+    if len(key) < MIN_KEY_BYTES:
+        raise ProgressKeyUnusable(f"{source}: the key must be at least {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
     from reconciler.runtime.flower import FlowerRuntime
     from reconciler.runtime.local import LocalFlower
 
     address = settings.runtime.superlink
     if address is None:
-        local = LocalFlower(settings.runtime.workdir, supernodes=settings.runtime.local_supernodes)
+        local = LocalFlower(
+            settings.runtime.workdir,
+            supernodes=settings.runtime.local_supernodes,
+            progress_key=key,  # the SuperLink's copy; SuperNodes never get it
+        )
         log.info(
             "Flower: starting a local SuperLink and %d SuperNodes",
             settings.runtime.local_supernodes,
@@ -58,6 +83,7 @@ def _runtime(settings: Settings, stack: ExitStack) -> Runtime:
         address = local.address
         log.info("Flower: local SuperLink at %s", address)
     else:
+        # Its operator gives it the same key (THUNDERLINE_PROGRESS_KEY_FILE): docs/security.md.
         log.info("Flower: SuperLink at %s", address)
     runtime = FlowerRuntime(address)
     stack.callback(runtime.close)
@@ -95,7 +121,8 @@ def _writer(settings: Settings) -> StatusWriter | None:
 def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[Parts]:
     with ExitStack() as stack:
         store, url = _store(settings, stack)
-        runtime = _runtime(settings, stack)
+        key = progress_secret(key_file=settings.runtime.progress_key_file)
+        runtime = _runtime(settings, stack, key)
         src = settings.source
         source = GitSource(
             src.repo,
@@ -113,6 +140,6 @@ def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[
             source=source,
             writer=_writer(settings),
             leader=LeaderLock(url) if leader_election else None,
-            progress_secret=progress_secret(),
+            progress_secret=key,
             webhook_secret=webhook.encode() if webhook else None,
         )

@@ -53,7 +53,7 @@ class Parts:
     source: GitSource
     writer: StatusWriter | None
     leader: LeaderLock | None  # None: a single replica that always leads
-    progress_secret: bytes
+    progress_secret: bytes  # the progress key; the SuperLink side holds the same one
     webhook_secret: bytes | None
 
 
@@ -109,7 +109,6 @@ class Daemon:
         public = self.settings.http.public_url or self.http.url
         return LaunchContext(
             progress_url=f"{public.rstrip('/')}/v1/progress",
-            secret=self.parts.progress_secret,
             repo_root=self.parts.source.workdir,
             artifact_root=self.settings.artifacts.root,
         )

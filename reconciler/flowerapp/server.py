@@ -8,6 +8,12 @@ writes a checkpoint, reports it, and obeys the daemon's directive at that bounda
 A failure is reported as `failed` with its reason, then raised so that Flower records
 the run as failed too.
 
+Reports carry a token the ServerApp derives from the progress key in the SuperLink side's
+environment and its own Flower run id (`runtime.progress.run_client`); no credential is in
+the run config. A report the daemon refuses is logged and the run goes on (obeying the
+directive the refusal carries, e.g. stop for a superseded attempt), except a refused token
+(HTTP 401): then nothing this run reports can count, so it fails with that reason.
+
 Traces: the run joins the federation's trace (the daemon's `thunderline.federation.start`
 span, passed as `control.traceparent`) with one `thunderline.round` span per round, holding
 `thunderline.aggregate` and `thunderline.artifact.write`, and ends with
@@ -60,10 +66,11 @@ from reconciler.flowerapp.strategies import build_strategy
 from reconciler.runtime.progress import (
     ArtifactInfo,
     Directive,
-    ProgressClient,
+    ProgressRejected,
     ProgressReport,
     ProgressSink,
     ReportKind,
+    run_client,
 )
 from reconciler.telemetry.names import (
     AGGREGATE,
@@ -119,7 +126,7 @@ class FederationRun:
     grid: Grid
     control: Control
     sink: ProgressSink
-    run_id: int | None = None
+    run_id: int
     last_round: int = 0
     checkpoint: ArtifactInfo | None = None
     directive: Directive = Directive.CONTINUE
@@ -127,6 +134,8 @@ class FederationRun:
     metrics: dict[str, float] = field(default_factory=dict)
     tracing: Tracing = field(default_factory=Tracing.off)
     aggregate_seconds: float = 0.0  # the last round's aggregation time
+    refused: int = 0  # reports the daemon refused
+    _failing: bool = False  # reporting the failure: a refusal now must not raise again
 
     def report(self, kind: ReportKind, rnd: int, **extra: object) -> Directive:
         report = ProgressReport(
@@ -138,7 +147,17 @@ class FederationRun:
             round=rnd,
             **extra,  # type: ignore[arg-type]
         )
-        self.directive = self.sink.report(report)
+        try:
+            self.directive = self.sink.report(report)
+        except ProgressRejected as exc:
+            self.refused += 1
+            log(WARNING, "the daemon refused the %s report of round %d: %s", kind, rnd, exc)
+            if exc.unauthorised and not self._failing:
+                raise FederationFailed(
+                    f"the daemon refused this run's progress token ({exc}): the SuperLink's "
+                    "progress key does not match the daemon's (docs/security.md)"
+                ) from None
+            self.directive = exc.directive or self.directive
         return self.directive
 
     def run(self, federation_json: str) -> None:
@@ -165,6 +184,7 @@ class FederationRun:
 
     def _fail(self, reason: str) -> None:
         log(WARNING, "federation failed: %s", reason)
+        self._failing = True
         with self._span(FEDERATION_COMPLETE, self.last_round, outcome="failed") as span:
             mark_failed(span, reason)
             self.report(ReportKind.FAILED, self.last_round, message=reason)
@@ -355,7 +375,13 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     control = parse_control(str(context.run_config[CONTROL_KEY]))
     federation_json = str(context.run_config[FEDERATION_KEY])
-    sink = ProgressClient(control.progress_url, control.token)
+    sink = run_client(
+        control.progress_url,
+        federation=control.federation,
+        generation=control.generation,
+        attempt=control.attempt,
+        run_id=context.run_id,
+    )
     tracing = federation_tracing(federation_json)
     run = FederationRun(
         grid=grid, control=control, sink=sink, run_id=context.run_id, tracing=tracing

@@ -88,8 +88,7 @@ class Control:
     start_round: int
     checkpoint_base: str
     repo_root: str
-    progress_url: str
-    token: str
+    progress_url: str  # no credential: the ServerApp derives its token (runtime.progress)
     resume_from: Pointer | None = None
     traceparent: str = ""
 
@@ -107,6 +106,7 @@ def run_config(document: Mapping[str, Any], control: Control) -> dict[str, str]:
 
 def parse_control(raw: str) -> Control:
     body = json.loads(raw)
+    body.pop("token", None)  # runs submitted before tokens left the run config
     resume = body.pop("resume_from", None)
     pointer = Pointer(resume["uri"], resume.get("sha256")) if resume else None
     return Control(resume_from=pointer, **body)

@@ -44,8 +44,9 @@ class RunRequest:
 
     `start_round` is the federation's round number the run starts at (1 for a fresh
     start; r + 1 when resuming after round r from `resume_from`). `checkpoint_base` is a
-    URI under which the run writes `round-NNNN.npz` checkpoints. `progress_url` and
-    `token` let the ServerApp report each step back (see `runtime.progress`).
+    URI under which the run writes `round-NNNN.npz` checkpoints. `progress_url` is where
+    the ServerApp reports each step (see `runtime.progress`); the request carries no
+    credential: the ServerApp derives its token from the key the SuperLink side holds.
     """
 
     key: FederationKey
@@ -55,7 +56,6 @@ class RunRequest:
     checkpoint_base: str
     repo_root: str
     progress_url: str
-    token: str
     start_round: int = 1
     resume_from: Artifact | None = None
     traceparent: str = ""

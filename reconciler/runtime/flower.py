@@ -76,7 +76,6 @@ def control_for(req: RunRequest) -> Control:
         checkpoint_base=req.checkpoint_base,
         repo_root=req.repo_root,
         progress_url=req.progress_url,
-        token=req.token,
         resume_from=Pointer(resume.uri, resume.sha256) if resume else None,
         traceparent=req.traceparent,
     )

@@ -5,6 +5,14 @@ Each process gets its own port and FLWR_HOME under `workdir`, the venv's `bin` o
 (SuperLink and SuperNodes start `flower-superexec` by name), telemetry and update checks
 off, and no runtime dependency installation (offline). Each process leads its own
 process group, so stopping it also ends its superexec / serverapp / clientapp children.
+
+The progress key (`progress_key`) goes to the SuperLink only, as a 0600 file named by
+`THUNDERLINE_PROGRESS_KEY_FILE`: Flower's SuperExec and every `flwr-serverapp` inherit the
+SuperLink's environment, the SuperNodes never see it. No Flower process inherits the
+daemon's own secrets (`PRIVATE_ENV`: progress key, webhook secret, database URL), whatever
+the daemon's environment holds. All processes run as one user on one host, so this keeps
+the key out of every run config, log and SuperNode environment, but it is no wall between
+processes: see docs/security.md ("Out of scope").
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from types import TracebackType
 
 from reconciler.runtime.base import RuntimeFailure
 from reconciler.runtime.flower import FlowerRuntime
+from reconciler.runtime.progress import PROGRESS_KEY_ENV, PROGRESS_KEY_FILE_ENV
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
@@ -30,6 +39,19 @@ STOP_GRACE = 5.0
 # Flower's SuperExec polls for new tasks once a second by default. Four SuperExecs polling
 # at 10 Hz cost noticeable CPU on two cores, so a quarter second is the middle ground.
 TASK_POLL_INTERVAL = "0.25"
+# Variables of the daemon's environment no Flower process inherits: credentials the daemon
+# accepts (the progress key under every name it goes by, the webhook secret) and the
+# database. The SuperLink gets the progress key back through its own key file only.
+PRIVATE_ENV = frozenset(
+    {
+        "THUNDERLINE_PROGRESS_SECRET",
+        PROGRESS_KEY_ENV,
+        PROGRESS_KEY_FILE_ENV,
+        "THUNDERLINE_WEBHOOK_SECRET",
+        "DATABASE_URL",
+    }
+)
+SUPERLINK = "superlink"
 
 
 class LocalFlowerError(RuntimeFailure):
@@ -122,11 +144,13 @@ class LocalFlower:
         supernodes: int = 3,
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
+        progress_key: bytes | None = None,
     ) -> None:
         self.workdir = workdir.resolve()
         self.supernodes = supernodes
         self.port = port or free_port()
-        self._extra_env = dict(extra_env or {})
+        self._extra_env = {k: v for k, v in (extra_env or {}).items() if k not in PRIVATE_ENV}
+        self._progress_key = progress_key
         self._superlink: subprocess.Popen[bytes] | None = None
         self._nodes: dict[int, subprocess.Popen[bytes]] = {}
         self._node_ports = [free_port() for _ in range(supernodes)]
@@ -153,8 +177,9 @@ class LocalFlower:
     def _env(self, name: str) -> dict[str, str]:
         home = self.workdir / name / "flwr-home"
         home.mkdir(parents=True, exist_ok=True)
-        return {
-            **os.environ,
+        inherited = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+        env = {
+            **inherited,
             "PATH": f"{venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
             "FLWR_HOME": str(home),
             "FLWR_TELEMETRY_ENABLED": "0",
@@ -163,6 +188,19 @@ class LocalFlower:
             "PYTHONUNBUFFERED": "1",
             **self._extra_env,
         }
+        if name == SUPERLINK and self._progress_key is not None:
+            env[PROGRESS_KEY_FILE_ENV] = str(self._write_key(self.workdir / name))
+        return env
+
+    def _write_key(self, folder: Path) -> Path:
+        """The progress key in a file only its owner may read (rewritten at every start)."""
+        path = folder / "progress.key"
+        folder.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(self._progress_key or b"")
+        return path
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log_path = self.workdir / name / "process.log"
@@ -188,7 +226,7 @@ class LocalFlower:
 
     def start_superlink(self) -> None:
         self._superlink = self._spawn(
-            "superlink",
+            SUPERLINK,
             [
                 "flower-superlink",
                 "--insecure",

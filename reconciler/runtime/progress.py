@@ -6,20 +6,30 @@ report through its `ProgressSink`, and answers with a `Directive` (continue, pau
 that the ServerApp obeys at the next round boundary. Reports are idempotent on the
 daemon side, so the client retries freely. Standard library only: this module is
 imported inside Flower's app processes.
+
+Authentication: the daemon's progress key is given to the SuperLink side only (the
+SuperExec's environment, `THUNDERLINE_PROGRESS_KEY_FILE` or `THUNDERLINE_PROGRESS_KEY`;
+`progress_key`), never to a run config, a FAB or a SuperNode. The ServerApp derives its
+bearer token itself, `make_token(key, federation, generation, attempt, run_id)` with its own
+Flower run id, and the daemon checks it (`verify_token`) before the sink checks the report
+against what it recorded. A sink refuses a report by raising `ReportRefused`; the client
+sees it as `ProgressRejected` carrying the status, the reason and the directive, if any.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import hashlib
 import hmac
 import json
 import logging
 import math
+import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +38,12 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 TOKEN_HEADER = "authorization"
 RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
+# The SuperLink side's copy of the daemon's progress key: a file (preferred: a mounted
+# Secret) or the key itself. Only the SuperLink and its SuperExec get either.
+PROGRESS_KEY_FILE_ENV = "THUNDERLINE_PROGRESS_KEY_FILE"
+PROGRESS_KEY_ENV = "THUNDERLINE_PROGRESS_KEY"
+MIN_KEY_BYTES = 16
+TOKEN_DOMAIN = "thunderline-progress-v2"
 
 
 class ReportKind(enum.StrEnum):
@@ -69,9 +85,9 @@ class ProgressReport:
     federation: str  # "tenant/name"
     generation: int
     attempt: int
+    run_id: int  # the Flower run id; the token is bound to it
     kind: ReportKind
     round: int = 0
-    run_id: int | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifact: ArtifactInfo | None = None
     message: str = ""
@@ -92,9 +108,9 @@ class ProgressReport:
             federation=_typed(body, "federation", str),
             generation=_typed(body, "generation", int),
             attempt=_typed(body, "attempt", int),
+            run_id=_typed(body, "run_id", int),
             kind=ReportKind(_typed(body, "kind", str)),
             round=_typed(body, "round", int, 0),
-            run_id=_optional_int(body.get("run_id")),
             metrics=_metrics(body.get("metrics") or {}),
             artifact=_artifact(body.get("artifact")),
             message=_typed(body, "message", str, ""),
@@ -105,14 +121,6 @@ def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any = None) -
     value = body.get(key, default)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ValueError(f"{key} must be {kind.__name__}")
-    return value
-
-
-def _optional_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("run_id must be an integer or null")
     return value
 
 
@@ -148,19 +156,79 @@ class ProgressSink(Protocol):
     def report(self, r: ProgressReport) -> Directive: ...
 
 
-# --- tokens ---------------------------------------------------------------------------
+# --- the key and the tokens -------------------------------------------------------------
 
 
-def make_token(secret: bytes, federation: str, generation: int, attempt: int) -> str:
-    """A per-run bearer token: HMAC-SHA256 over the run's identity."""
-    message = f"{federation}\n{generation}\n{attempt}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+class ProgressKeyMissing(Exception):
+    """The SuperLink side has no (usable) progress key: this run cannot report."""
 
 
-def verify_token(secret: bytes, token: str, federation: str, generation: int, attempt: int) -> bool:
-    """Constant-time check that `token` was made for exactly this run identity."""
-    expected = make_token(secret, federation, generation, attempt)
-    return hmac.compare_digest(expected.encode(), token.encode())
+def progress_key(environ: Mapping[str, str] | None = None) -> bytes:
+    """The progress key as the SuperLink side holds it: the file named by
+    `THUNDERLINE_PROGRESS_KEY_FILE`, else `THUNDERLINE_PROGRESS_KEY`. Surrounding
+    whitespace is not part of the key. Raises `ProgressKeyMissing` (never with the key)."""
+    env = os.environ if environ is None else environ
+    path = env.get(PROGRESS_KEY_FILE_ENV, "")
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                key = handle.read(64 * 1024).strip()
+        except OSError as exc:
+            raise ProgressKeyMissing(
+                f"{PROGRESS_KEY_FILE_ENV} names {path}, which cannot be read: {exc.strerror}"
+            ) from None
+    else:
+        key = env.get(PROGRESS_KEY_ENV, "").strip().encode()
+    if not key:
+        raise ProgressKeyMissing(
+            f"neither {PROGRESS_KEY_FILE_ENV} nor {PROGRESS_KEY_ENV} is set where this "
+            "ServerApp runs: give the SuperLink the daemon's progress key (docs/security.md)"
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise ProgressKeyMissing(f"the progress key is shorter than {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def make_token(key: bytes, federation: str, generation: int, attempt: int, run_id: int) -> str:
+    """A run's bearer token: HMAC-SHA256 over the attempt's identity and its Flower run id."""
+    message = json.dumps([TOKEN_DOMAIN, federation, generation, attempt, run_id])
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_token(
+    key: bytes, token: str, federation: str, generation: int, attempt: int, run_id: int
+) -> bool:
+    """Constant-time check that `token` was made for exactly this attempt and run."""
+    expected = make_token(key, federation, generation, attempt, run_id)
+    return hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace"))
+
+
+# --- refusals -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a report was not recorded: the HTTP status, a reason code (a metric label), a
+    sentence (never a token or key), and the directive for the run, if the daemon has one."""
+
+    status: int
+    reason: str
+    detail: str
+    directive: Directive | None = None
+
+    def reply(self) -> tuple[int, bytes]:
+        body = {"error": self.detail, "reason": self.reason}
+        if self.directive is not None:
+            body["directive"] = str(self.directive)
+        return _reply(self.status, body)
+
+
+class ReportRefused(Exception):
+    """Raised by a sink for a report that contradicts what it recorded; nothing was written."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(f"{refusal.status} {refusal.reason}: {refusal.detail}")
+        self.refusal = refusal
 
 
 # --- server side ----------------------------------------------------------------------
@@ -178,28 +246,87 @@ def _bearer(headers: Mapping[str, str]) -> str:
 
 
 def handle_progress(
-    headers: Mapping[str, str], body: bytes, *, secret: bytes, sink: ProgressSink
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: bytes,
+    sink: ProgressSink,
+    on_refused: Callable[[Refusal, ProgressReport | None], None] | None = None,
 ) -> tuple[int, bytes]:
-    """Serve one progress POST: (HTTP status, JSON body). The daemon mounts this."""
+    """Serve one progress POST: (HTTP status, JSON body). The daemon mounts this.
+
+    Refusals made here (413 too large, 401 no or wrong token, 400 malformed) go to
+    `on_refused`; the sink reports its own before raising `ReportRefused`."""
+
+    def refuse(refusal: Refusal, report: ProgressReport | None = None) -> tuple[int, bytes]:
+        if on_refused is not None:
+            on_refused(refusal, report)
+        return refusal.reply()
+
     if len(body) > MAX_BODY:
-        return _reply(413, {"error": f"report larger than {MAX_BODY} bytes"})
+        return refuse(Refusal(413, "too-large", f"report larger than {MAX_BODY} bytes"))
     token = _bearer(headers)
     if not token:
-        return _reply(401, {"error": "missing bearer token"})
+        return refuse(Refusal(401, "missing-token", "missing bearer token"))
     try:
         report = ProgressReport.from_json(body)
     except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
-        return _reply(400, {"error": f"bad report: {exc}"})
-    if not verify_token(secret, token, report.federation, report.generation, report.attempt):
-        return _reply(401, {"error": "token does not match this run"})
-    return _reply(200, {"directive": str(sink.report(report))})
+        return refuse(Refusal(400, "malformed", f"bad report: {exc}"))
+    if not verify_token(
+        secret, token, report.federation, report.generation, report.attempt, report.run_id
+    ):
+        return refuse(Refusal(401, "bad-token", "token does not match this run"), report)
+    try:
+        directive = sink.report(report)
+    except ReportRefused as exc:
+        return exc.refusal.reply()
+    return _reply(200, {"directive": str(directive)})
 
 
 # --- client side (inside the ServerApp) -----------------------------------------------
 
 
 class ProgressRejected(Exception):
-    """The daemon refused a report (bad token or malformed): retrying cannot help."""
+    """The daemon refused a report (4xx): retrying it cannot help. `status` and `reason`
+    say why (401: this run's token is not accepted at all); `directive` is what the daemon
+    wants the run to do, when it said (a finished or superseded attempt is told to stop)."""
+
+    def __init__(
+        self, message: str, *, status: int, reason: str = "", directive: Directive | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.directive = directive
+
+    @property
+    def unauthorised(self) -> bool:
+        return self.status == 401
+
+
+class _Unreachable(Exception):
+    def __init__(self, failure: Exception | None) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+def _rejection(kind: ReportKind, exc: urllib.error.HTTPError) -> ProgressRejected:
+    reason, directive = "", None
+    try:
+        body = json.loads(exc.read(MAX_BODY) or b"{}")
+        if isinstance(body, dict):
+            reason = str(body.get("reason", ""))[:64]
+            if body.get("directive") in set(Directive):
+                directive = Directive(body["directive"])
+    except (OSError, ValueError):
+        pass
+    because = f" ({reason})" if reason else ""
+    return ProgressRejected(
+        f"daemon refused a {kind} report: HTTP {exc.code}{because}",
+        status=exc.code,
+        reason=reason,
+        directive=directive,
+    )
 
 
 class ProgressClient:
@@ -207,7 +334,12 @@ class ProgressClient:
 
     Transient failures (connection refused, 5xx, timeouts) are retried with the
     `delays` backoff; when all retries fail the run goes on (`continue`), because a
-    daemon that is down for a moment must not kill a federation. 4xx is permanent.
+    daemon that is down for a moment must not kill a federation, and the report is kept:
+    it is sent again, in order, before the next one (at most `backlog` reports are kept;
+    the daemon records each one once, so sending again is safe). The daemon checks that
+    rounds arrive in order, so a report lost to an outage would otherwise make every later
+    one look out of order. 4xx is permanent: a refused earlier report is logged and
+    dropped, a refused current one raises `ProgressRejected`.
     """
 
     def __init__(
@@ -217,13 +349,47 @@ class ProgressClient:
         *,
         delays: Sequence[float] = RETRY_DELAYS,
         timeout: float = 5.0,
+        backlog: int = 1000,
     ) -> None:
         self.url = url
         self._token = token
         self._delays = tuple(delays)
         self._timeout = timeout
+        self._max_backlog = backlog
+        self._backlog: collections.deque[ProgressReport] = collections.deque()
+
+    @property
+    def pending(self) -> int:
+        """Reports not delivered yet (the daemon was unreachable)."""
+        return len(self._backlog)
 
     def report(self, r: ProgressReport) -> Directive:
+        self._backlog.append(r)
+        if len(self._backlog) > self._max_backlog:
+            dropped = self._backlog.popleft()
+            log.warning("progress backlog full: a %s report is dropped", dropped.kind)
+        directive = Directive.CONTINUE
+        while self._backlog:
+            head = self._backlog[0]
+            try:
+                directive = self._send(head)
+            except _Unreachable as exc:
+                log.warning(
+                    "progress endpoint unreachable, the run goes on (%d reports kept): %s",
+                    len(self._backlog),
+                    exc.failure,
+                )
+                return Directive.CONTINUE
+            except ProgressRejected as exc:
+                self._backlog.popleft()
+                if head is r:
+                    raise
+                log.warning("an earlier report was refused and is dropped: %s", exc)
+                continue
+            self._backlog.popleft()
+        return directive
+
+    def _send(self, r: ProgressReport) -> Directive:
         data = r.to_json()
         failure: Exception | None = None
         for attempt in range(len(self._delays) + 1):
@@ -231,16 +397,13 @@ class ProgressClient:
                 return self._post(data)
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 and exc.code != 429:  # 429: the daemon asks us to slow down
-                    raise ProgressRejected(
-                        f"daemon refused a {r.kind} report: HTTP {exc.code}"
-                    ) from None
+                    raise _rejection(r.kind, exc) from None
                 failure = exc
             except (OSError, ValueError) as exc:  # URLError, timeouts, a garbled answer
                 failure = exc
             if attempt < len(self._delays):
                 time.sleep(self._delays[attempt])
-        log.warning("progress endpoint unreachable, the run goes on: %s", failure)
-        return Directive.CONTINUE
+        raise _Unreachable(failure)
 
     def _post(self, data: bytes) -> Directive:
         request = urllib.request.Request(
@@ -252,3 +415,18 @@ class ProgressClient:
         with urllib.request.urlopen(request, timeout=self._timeout) as response:
             body = json.loads(response.read(MAX_BODY))
         return Directive(body.get("directive", "continue"))
+
+
+def run_client(
+    url: str,
+    *,
+    federation: str,
+    generation: int,
+    attempt: int,
+    run_id: int,
+    environ: Mapping[str, str] | None = None,
+) -> ProgressClient:
+    """The ServerApp's client for its own run: the token is derived here, from the key in
+    the SuperLink side's environment and the run's Flower id (`ProgressKeyMissing` if none)."""
+    key = progress_key(environ)
+    return ProgressClient(url, make_token(key, federation, generation, attempt, run_id))

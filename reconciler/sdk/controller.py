@@ -7,11 +7,18 @@ store, loads the checkpoint a resumed run starts from, and hands back the daemon
 (continue, pause, stop). `ControlledStrategy` drives it from Flower's strategy loop; a custom
 ServerApp loop calls it directly (see docs/byo-apps.md). Outside the reconciler (the key is
 empty, e.g. under `flwr run`) the controller does nothing and always answers continue.
+
+The run config carries no credential: the controller derives its bearer token from the
+progress key in the SuperLink side's environment (`THUNDERLINE_PROGRESS_KEY_FILE` or
+`THUNDERLINE_PROGRESS_KEY`) and the run's own Flower id. A report the daemon refuses is
+logged and the run goes on (obeying the directive the refusal carries); a refused token
+(HTTP 401) raises `ProgressUnauthorised`, since nothing the run reports can count.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -26,14 +33,20 @@ from reconciler.flowerapp.settings import Control, parse_control
 from reconciler.runtime.progress import (
     ArtifactInfo,
     Directive,
-    ProgressClient,
+    ProgressRejected,
     ProgressReport,
     ProgressSink,
     ReportKind,
+    run_client,
 )
 from reconciler.specs.apps import APP_CONTROL_KEY
 
 CHECKPOINT_FORMAT = "npz"
+log = logging.getLogger(__name__)
+
+
+class ProgressUnauthorised(Exception):
+    """The daemon does not accept this run's token: the SuperLink's key is not the daemon's."""
 
 
 class Standalone:
@@ -68,12 +81,14 @@ class Controller:
 
     control: Control | None
     sink: ProgressSink
-    run_id: int | None = None
+    run_id: int = 0
     last_round: int = 0
     directive: Directive = Directive.CONTINUE
     checkpoint: ArtifactInfo | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     clients: set[int] = field(default_factory=set)
+    refused: int = 0  # reports the daemon refused
+    _failing: bool = False
 
     @classmethod
     def from_context(cls, context: Context, *, sink: ProgressSink | None = None) -> Controller:
@@ -81,7 +96,13 @@ class Controller:
         if not raw:
             return cls(None, sink or Standalone(), context.run_id)
         control = parse_control(raw)
-        client = sink or ProgressClient(control.progress_url, control.token)
+        client = sink or run_client(
+            control.progress_url,
+            federation=control.federation,
+            generation=control.generation,
+            attempt=control.attempt,
+            run_id=context.run_id,
+        )
         return cls(control, client, context.run_id, last_round=control.start_round - 1)
 
     @property
@@ -118,7 +139,17 @@ class Controller:
             round=rnd,
             **extra,  # type: ignore[arg-type]
         )
-        self.directive = self.sink.report(report)
+        try:
+            self.directive = self.sink.report(report)
+        except ProgressRejected as exc:
+            self.refused += 1
+            log.warning("the daemon refused the %s report of round %d: %s", kind, rnd, exc)
+            if exc.unauthorised and not self._failing:
+                raise ProgressUnauthorised(
+                    f"the daemon refused this run's progress token ({exc}): the SuperLink's "
+                    "progress key does not match the daemon's (docs/security.md)"
+                ) from None
+            self.directive = exc.directive or self.directive
         return self.directive
 
     def round_started(self, rnd: int, nodes: Iterable[int] = ()) -> Directive:
@@ -167,4 +198,5 @@ class Controller:
         self.report(kind, self.last_round, artifact=self.checkpoint)
 
     def failed(self, reason: str) -> None:
+        self._failing = True
         self.report(ReportKind.FAILED, self.last_round, message=reason)

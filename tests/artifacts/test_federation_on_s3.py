@@ -53,7 +53,9 @@ def test_a_federation_reads_inputs_from_and_writes_checkpoints_to_s3(
         monkeypatch.setenv(name, value)
     sink = RecordingSink()
     with (
-        LocalFlower(tmp_path / "flower", supernodes=3, extra_env=env) as flower,
+        LocalFlower(
+            tmp_path / "flower", supernodes=3, extra_env=env, progress_key=SECRET
+        ) as flower,
         ProgressServer(sink, SECRET) as server,
     ):
         req = dataclasses.replace(

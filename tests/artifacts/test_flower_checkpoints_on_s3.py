@@ -43,9 +43,9 @@ def test_checkpoints_land_in_the_specs_bucket_and_read_back_verified(
         monkeypatch.setenv(name, value)
     document = {"spec": {"artifacts": {"outputBucket": f"s3://{bucket}", "prefix": "acme/digits"}}}
     base = checkpoint_base(document, FederationKey("acme", "digits"), 2, root=None)
-    control = Control("acme/digits", 2, 1, 1, base, str(tmp_path), "http://unused", "t")
+    control = Control("acme/digits", 2, 1, 1, base, str(tmp_path), "http://unused")
     sink = Recorder()
-    run = FederationRun(grid=None, control=control, sink=sink)  # type: ignore[arg-type]
+    run = FederationRun(grid=None, control=control, sink=sink, run_id=7)  # type: ignore[arg-type]
     params = {
         "weights": np.arange(12, dtype=np.float32).reshape(4, 3),
         "bias": np.ones(3, np.float32),

@@ -40,6 +40,7 @@ pytestmark = [
 ]
 
 KEY = FederationKey("acme", "quickstart")
+PROGRESS_KEY = b"byo-e2e-progress-key-0123"  # the daemon's and the local SuperLink's
 SPEC = "specs/acme/quickstart.yaml"
 
 
@@ -73,7 +74,8 @@ def test_an_app_without_the_sdk_completes_with_its_rounds_shown(
         report=ReportSettings(workdir=tmp_path / "status"),
         http=HttpSettings(port=0),
     )
-    with LocalFlower(tmp_path / "flower", supernodes=2) as flower, Store.connect(pg_url) as store:
+    flower = LocalFlower(tmp_path / "flower", supernodes=2, progress_key=PROGRESS_KEY)
+    with flower, Store.connect(pg_url) as store:
         store.migrate()
         runtime = FlowerRuntime(flower.address)
         source = GitSource(remote.url, tmp_path / "source")
@@ -83,7 +85,7 @@ def test_an_app_without_the_sdk_completes_with_its_rounds_shown(
             source=source,
             writer=StatusWriter(tmp_path / "status", remote=remote.url),
             leader=None,
-            progress_secret=b"byo-e2e-secret",
+            progress_secret=PROGRESS_KEY,
             webhook_secret=None,
         )
         daemon = Daemon(settings, parts)

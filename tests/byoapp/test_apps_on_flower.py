@@ -18,12 +18,7 @@ from reconciler.runtime.base import Artifact, RunRequest
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.local import LocalFlower
 from reconciler.runtime.logprogress import Follow, LogFollower
-from reconciler.runtime.progress import (
-    Directive,
-    ProgressReport,
-    ReportKind,
-    make_token,
-)
+from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
 from reconciler.runtime.progress_server import ProgressServer
 from reconciler.store import Store
 from tests.byoapp.apprepo import app_spec, make_app_repo
@@ -51,7 +46,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowerRuntime]:
-    with LocalFlower(tmp_path_factory.mktemp("flower"), supernodes=2) as flower:
+    with LocalFlower(
+        tmp_path_factory.mktemp("flower"), supernodes=2, progress_key=SECRET
+    ) as flower:
         driver = flower.runtime()
         yield driver
         driver.close()
@@ -98,7 +95,6 @@ def request(
         checkpoint_base=(repo / "checkpoints/g1").as_uri(),
         repo_root=str(repo),
         progress_url=url,
-        token=make_token(SECRET, str(key), 1, attempt),
         **more,
     )
 

@@ -22,7 +22,7 @@ from reconciler.runtime.local import free_port
 from reconciler.specs.apps import APP_CONTROL_KEY
 from tests.byoapp.apprepo import APPS, app_spec, make_app_repo
 
-CONTROL = Control("acme/quickstart", 1, 1, 1, "file:///tmp/ckpt", "/repo", "http://x/p", "t")
+CONTROL = Control("acme/quickstart", 1, 1, 1, "file:///tmp/ckpt", "/repo", "http://x/p")
 
 
 def fab_pyproject(content: bytes) -> dict[str, Any]:
@@ -113,7 +113,6 @@ def test_the_driver_refuses_before_contacting_flower(
         checkpoint_base=(tmp_path / "ckpt").as_uri(),
         repo_root=str(root),
         progress_url="http://127.0.0.1:9/v1/progress",
-        token="t",
     )
     try:
         with pytest.raises(RunRejected, match=message):

@@ -58,9 +58,7 @@ def test_outside_the_reconciler_the_controller_does_nothing() -> None:
 
 
 def test_a_managed_run_reports_checkpoints_and_resumes(tmp_path: Path) -> None:
-    control = Control(
-        "acme/sdk", 2, 1, 1, (tmp_path / "ckpt").as_uri(), str(tmp_path), "http://x", "t"
-    )
+    control = Control("acme/sdk", 2, 1, 1, (tmp_path / "ckpt").as_uri(), str(tmp_path), "http://x")
     sink = Sink()
     first = Controller.from_context(context(control.to_json()), sink=sink)
     first.round_started(1, [7, 8])
@@ -96,7 +94,7 @@ def test_a_managed_run_reports_checkpoints_and_resumes(tmp_path: Path) -> None:
 
 
 def test_completion_carries_the_final_checkpoint(tmp_path: Path) -> None:
-    control = Control("acme/sdk", 1, 1, 1, (tmp_path / "c").as_uri(), str(tmp_path), "u", "t")
+    control = Control("acme/sdk", 1, 1, 1, (tmp_path / "c").as_uri(), str(tmp_path), "u")
     sink = Sink()
     controller = Controller.from_context(context(control.to_json()), sink=sink)
     controller.round_completed(1, arrays(), {"loss": 0.1})

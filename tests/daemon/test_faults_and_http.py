@@ -88,6 +88,7 @@ def test_progress_with_a_wrong_token_records_nothing(world: World) -> None:
         "federation": "acme/digits-fedavg",
         "generation": 1,
         "attempt": 1,
+        "run_id": world.run_ids()[0],
         "kind": "round_started",
         "round": 1,
     }

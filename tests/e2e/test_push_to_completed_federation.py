@@ -44,6 +44,7 @@ pytestmark = [
 
 PROJECT = Path(__file__).parents[2]
 SPEC_PATH = "specs/acme/digits-fedavg.yaml"
+PROGRESS_KEY = b"e2e-progress-key-0123456789"  # the daemon's and the local SuperLink's
 
 
 def seeded_files() -> dict[str, str | bytes]:
@@ -71,7 +72,8 @@ def test_pushed_spec_runs_to_completion_on_flower(tmp_path: Path, pg_url: str) -
         report=ReportSettings(workdir=tmp_path / "status"),
         http=HttpSettings(port=0),
     )
-    with LocalFlower(tmp_path / "flower", supernodes=3) as flower, Store.connect(pg_url) as store:
+    flower = LocalFlower(tmp_path / "flower", supernodes=3, progress_key=PROGRESS_KEY)
+    with flower, Store.connect(pg_url) as store:
         store.migrate()
         runtime = FlowerRuntime(flower.address)
         parts = Parts(
@@ -80,7 +82,7 @@ def test_pushed_spec_runs_to_completion_on_flower(tmp_path: Path, pg_url: str) -
             source=GitSource(remote.url, tmp_path / "source", sparse_excludes=WORKTREE_EXCLUDES),
             writer=StatusWriter(tmp_path / "status", remote=remote.url),
             leader=None,
-            progress_secret=b"e2e-secret",
+            progress_secret=PROGRESS_KEY,
             webhook_secret=None,
         )
         daemon = Daemon(settings, parts).start()

@@ -11,7 +11,7 @@ from reconciler.flowerapp.server import FederationFailed, FederationRun
 from reconciler.flowerapp.settings import Control
 from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
 
-CONTROL = Control("acme/digits", 1, 1, 1, "file:///tmp/ckpt", "/tmp", "http://x/", "token")
+CONTROL = Control("acme/digits", 1, 1, 1, "file:///tmp/ckpt", "/tmp", "http://x/")
 
 
 class Sink:
@@ -25,7 +25,7 @@ class Sink:
 
 def run_raising(error: Exception, monkeypatch: pytest.MonkeyPatch) -> Sink:
     sink = Sink()
-    run = FederationRun(grid=None, control=CONTROL, sink=sink)  # type: ignore[arg-type]
+    run = FederationRun(grid=None, control=CONTROL, sink=sink, run_id=7)  # type: ignore[arg-type]
 
     def fail(*_: Any) -> None:
         raise error

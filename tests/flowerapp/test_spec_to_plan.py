@@ -103,7 +103,6 @@ def test_run_config_is_two_json_strings_that_round_trip() -> None:
         checkpoint_base="file:///tmp/ckpt",
         repo_root="/repo",
         progress_url="http://x/p",
-        token="t",
         resume_from=Pointer("file:///tmp/ckpt/round-0003.npz", "b" * 64),
     )
     config = run_config(_doc(), control)

@@ -24,7 +24,10 @@ from reconciler.faults import FAULT_ENV, KILL_POINTS, ONCE_ENV
 from reconciler.model import FederationKey, Phase
 from reconciler.runtime.local import LocalFlower
 from tests.reliability.crash import Outcome, Scenario, run_scenario
+from tests.reliability.harness import PROGRESS_SECRET
 from tests.source.gitutil import IDENTITY
+
+PROGRESS_KEY = PROGRESS_SECRET.encode()  # the daemons' key, given to the shared SuperLink
 
 pytestmark = [
     pytest.mark.flower,
@@ -65,7 +68,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Out
         mp.setenv("GIT_CONFIG_GLOBAL", str(root / "gitconfig"))
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         with (
-            LocalFlower(root / "flower", supernodes=3, extra_env=flower_env) as flower,
+            LocalFlower(
+                root / "flower", supernodes=3, extra_env=flower_env, progress_key=PROGRESS_KEY
+            ) as flower,
             ThreadPoolExecutor(PARALLEL, thread_name_prefix="crash") as pool,
         ):
             futures: dict[str, Future[Outcome]] = {}

@@ -88,8 +88,8 @@ def test_progress_reports_without_the_runs_token_record_nothing(world: World, au
 def test_a_valid_token_for_another_federation_changes_nothing(world: World) -> None:
     world.cycle()
     events = len(world.store.events())
-    token = make_token(b"progress-test-secret", "acme/other", 1, 1)
-    report = {"federation": "acme/digits-fedavg", "generation": 1, "attempt": 1}
+    token = make_token(b"progress-test-secret", "acme/other", 1, 1, 1)
+    report = {"federation": "acme/digits-fedavg", "generation": 1, "attempt": 1, "run_id": 1}
     report |= {"kind": "completed", "round": 5}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 

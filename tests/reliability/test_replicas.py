@@ -23,6 +23,7 @@ from reconciler.model import FederationKey, Phase
 from reconciler.runtime.local import LocalFlower, free_port
 from reconciler.store import Store
 from tests.reliability.harness import (
+    PROGRESS_SECRET,
     DaemonProcess,
     database,
     seed_remote,
@@ -33,6 +34,8 @@ from tests.reliability.harness import (
 from tests.source.gitutil import isolated_git
 
 __all__ = ["isolated_git"]
+
+PROGRESS_KEY = PROGRESS_SECRET.encode()  # the replicas' key, given to the SuperLink
 
 pytestmark = [pytest.mark.flower, pytest.mark.pg, pytest.mark.git, pytest.mark.timeout(300)]
 
@@ -74,7 +77,8 @@ def recorded_cycles(url: str) -> int:
 def test_one_replica_acts_and_the_other_takes_over_within_30_s(tmp_path: Path) -> None:
     remote = seed_remote(tmp_path / "git", {spec_path(KEY.name, KEY.tenant): spec_text(
         KEY.name, tenant=KEY.tenant, rounds=3)})  # fmt: skip
-    with LocalFlower(tmp_path / "flower", supernodes=0) as flower, database() as url:
+    flower = LocalFlower(tmp_path / "flower", supernodes=0, progress_key=PROGRESS_KEY)
+    with flower, database() as url:
         replicas = [
             DaemonProcess(
                 tmp_path / name,

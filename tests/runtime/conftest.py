@@ -30,7 +30,9 @@ def repo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_flower(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFlower]:
-    with LocalFlower(tmp_path_factory.mktemp("flower"), supernodes=3) as flower:
+    with LocalFlower(
+        tmp_path_factory.mktemp("flower"), supernodes=3, progress_key=SECRET
+    ) as flower:
         yield flower
 
 

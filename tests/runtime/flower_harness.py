@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.model import FederationKey
 from reconciler.runtime.base import Artifact, RunRequest
 from reconciler.runtime.flower import FlowerRuntime
-from reconciler.runtime.progress import Directive, ProgressReport, ReportKind, make_token
+from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = b"flower-tier-secret-0123456789abcdef"
@@ -142,7 +142,6 @@ def request(
         checkpoint_base=(base / f"g{generation}").as_uri(),
         repo_root=str(root),
         progress_url=progress_url,
-        token=make_token(SECRET, str(KEY), generation, attempt),
         start_round=start_round,
         resume_from=resume_from,
     )

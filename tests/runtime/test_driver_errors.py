@@ -31,7 +31,6 @@ def test_an_unrunnable_spec_is_rejected_before_any_call() -> None:
         checkpoint_base="file:///tmp/c",
         repo_root="/",
         progress_url="http://x",
-        token="t",
     )
     try:
         with pytest.raises(RunRejected, match="fedsgd"):

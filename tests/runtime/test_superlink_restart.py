@@ -8,7 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flower_harness import KEY, Endpoint, Finished, digits_document, request, wait_finished
+from flower_harness import (
+    KEY,
+    SECRET,
+    Endpoint,
+    Finished,
+    digits_document,
+    request,
+    wait_finished,
+)
 
 from reconciler.runtime.base import Artifact, RuntimeUnavailable
 from reconciler.runtime.flower import FlowerRuntime
@@ -21,7 +29,9 @@ pytestmark = [pytest.mark.flower, pytest.mark.timeout(500)]
 @pytest.fixture(scope="module")
 def own_flower(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFlower]:
     """A deployment of its own: this test kills the SuperLink."""
-    with LocalFlower(tmp_path_factory.mktemp("restart"), supernodes=3) as flower:
+    with LocalFlower(
+        tmp_path_factory.mktemp("restart"), supernodes=3, progress_key=SECRET
+    ) as flower:
         yield flower
 
 

@@ -82,7 +82,8 @@ def run_to_completion(tmp_path: Path, pg_url: str, repo: str) -> None:
         report=ReportSettings(workdir=tmp_path / "status"),
         http=HttpSettings(port=0),
     )
-    with LocalFlower(tmp_path / "flower", supernodes=3) as flower, Store.connect(pg_url) as store:
+    flower = LocalFlower(tmp_path / "flower", supernodes=3, progress_key=b"telemetry-secret")
+    with flower, Store.connect(pg_url) as store:
         store.migrate()
         runtime = FlowerRuntime(flower.address)
         parts = Parts(

@@ -16,7 +16,7 @@ from yaml.nodes import Node
 
 from reconciler.model import Document, FederationKey, SpecProblem, canonical_text, text_digest
 from reconciler.specs.apps import repo_app_findings
-from reconciler.specs.layout import layout_problem, tenant_of
+from reconciler.specs.layout import layout_problem, name_findings, tenant_of
 from reconciler.specs.nodes import field_name, locate
 from reconciler.specs.policy import DEFAULT_POLICY, Policy, policy_findings
 from reconciler.specs.rules import RuleFinding, rule_findings
@@ -68,6 +68,7 @@ def _check(path: str, content: bytes, repo_root: Path | None, policy: Policy) ->
         name = salvage_name(content)
         return _result(path, tenant, name, None, [*found, *exc.findings])
     found += _document_findings(parsed.data, parsed.node, folder_tenant=tenant)
+    found += _located(name_findings(path, parsed.data), parsed.node)
     denied = policy_findings(parsed.data, tenant, policy)
     found += [replace(f, policy=True) for f in _located(denied, parsed.node)]
     if repo_root is not None:

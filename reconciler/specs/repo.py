@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reconciler.model import DesiredState, FederationKey, FederationSpec, SpecProblem
 from reconciler.specs.filecheck import FileResult, check_file
-from reconciler.specs.layout import SPECS_DIR, is_spec_path
+from reconciler.specs.layout import SPECS_DIR, is_spec_path, reports_link
 from reconciler.specs.parallel import map_chunks
 from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.specs.yamlsafe import MAX_FILE_BYTES
@@ -141,24 +141,36 @@ def read_specs(root: Path) -> tuple[dict[str, bytes], list[SpecProblem]]:
 
 
 def scan_specs(root: Path) -> tuple[list[str], list[SpecProblem]]:
-    """Sorted paths of the YAML files under `root/specs`, and a problem for each symlink
-    that leads out of the repository or to a folder (neither is ever followed)."""
+    """Sorted paths of the candidate files under `root/specs` (`layout.is_spec_path`: any
+    YAML file, at any depth, hidden or not), and a problem for each symlink or submodule
+    where a spec could be (`layout.reports_link`). Links are never followed, inside the
+    repository or out: the daemon reads Git objects, where a link is not its target, and
+    `validate` must say what the daemon will do."""
     real_root = root.resolve()
     base = root / SPECS_DIR
     if not base.resolve().is_relative_to(real_root):
         return [], [SpecProblem(SPECS_DIR, 0, 0, "", _OUTSIDE)]
+    if base.is_symlink():  # Git holds it as a link: the daemon would find no spec at all
+        link = _NOT_A_FILE.format(path=SPECS_DIR, kind="symbolic link")
+        return [], [SpecProblem(SPECS_DIR, 0, 0, "", link)]
     paths: list[str] = []
     problems: list[SpecProblem] = []
     for path, entry in _entries(base, SPECS_DIR, problems):
-        problem = _symlink_problem(entry, real_root) if entry.is_symlink() else None
-        if problem is not None and (is_spec_path(path) or entry.is_dir()):
-            problems.append(SpecProblem(path, 0, 0, "", problem))
-        elif is_spec_path(path) and not entry.is_dir():
+        if entry.is_symlink():
+            if reports_link(path):
+                problems.append(
+                    SpecProblem(path, 0, 0, "", _symlink_problem(path, entry, real_root))
+                )
+        elif is_spec_path(path):
             paths.append(path)
     return sorted(paths), problems
 
 
 _OUTSIDE = "symlink points outside the repository; not followed"
+_NOT_A_FILE = (
+    "{path} is a {kind}: specs must be regular files committed under specs/ "
+    "(links and submodules are not followed)"
+)
 
 
 def _entries(
@@ -176,19 +188,24 @@ def _entries(
         return
     for entry in entries:
         path = f"{prefix}/{entry.name}"
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) and os.path.lexists(Path(entry.path, ".git")):
+            # A checked-out submodule (or a repository inside this one): Git holds it as a
+            # commit id, never as files, so the daemon sees none of its specs.
+            message = _NOT_A_FILE.format(path=path, kind="submodule")
+            problems.append(SpecProblem(path, 0, 0, "", message))
+        elif entry.is_dir(follow_symlinks=False):
             yield from _entries(Path(entry.path), path, problems)
         else:
             yield path, entry
 
 
-def _symlink_problem(entry: os.DirEntry[str], real_root: Path) -> str | None:
+def _symlink_problem(path: str, entry: os.DirEntry[str], real_root: Path) -> str:
     target = Path(entry.path).resolve()
     if not target.is_relative_to(real_root):
         return _OUTSIDE
     if target.is_dir():
         return "symlinked folders are not followed; move the specs into specs/<tenant>/"
-    return None
+    return _NOT_A_FILE.format(path=path, kind="symbolic link")
 
 
 def read_spec(root: Path, path: str) -> bytes | SpecProblem:

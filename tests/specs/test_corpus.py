@@ -24,7 +24,7 @@ def test_corpus_is_big_enough() -> None:
 
 @pytest.mark.parametrize("case", INVALID, ids=lambda p: p.stem)
 def test_invalid_case_names_its_field_and_line(case: Path) -> None:
-    path = f"specs/acme/{case.name}"
+    path = "specs/acme/base.yaml"  # every case names itself `base` (the file is named for the case)
 
     state = load_files({path: case.read_bytes()}, policy=OPEN_POLICY)
 

@@ -166,7 +166,7 @@ def test_big_repositories_are_checked_in_worker_processes_with_the_same_verdicts
     files: dict[str, str | bytes] = {
         f"specs/t{i % 5}/f{i}.yaml": minimal_document(f"t{i % 5}", f"f{i}") for i in range(450)
     }
-    files["specs/t1/copy.yaml"] = minimal_document("t1", "f1")
+    files["specs/t1/f1.yml"] = minimal_document("t1", "f1")  # the same name: both invalid
     root = make_repo(files)
     monkeypatch.chdir(root)
 
@@ -174,7 +174,7 @@ def test_big_repositories_are_checked_in_worker_processes_with_the_same_verdicts
 
     assert code == 1
     assert sorted(line.split(":")[0] for line in out.splitlines()) == [
-        "specs/t1/copy.yaml",
         "specs/t1/f1.yaml",
+        "specs/t1/f1.yml",
     ]
     assert "of 451 spec file(s)" in err

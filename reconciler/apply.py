@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.artifacts import ArtifactError
+from reconciler.artifacts.verify import check_stored
 from reconciler.coldstart import start_new
 from reconciler.faults import fault_point
 from reconciler.lifecycle import IllegalTransition
@@ -34,6 +36,7 @@ from reconciler.runtime.base import (
     RunRequest,
     Runtime,
     RuntimeFailure,
+    RuntimeUnavailable,
 )
 from reconciler.specs.policy import bucket_name
 from reconciler.specs.rules import prefix_problem
@@ -252,7 +255,28 @@ class Applier:
         self._transition(record, Phase.FAILED, reason=action.reason)
 
     def _complete(self, action: Action) -> None:
-        self._transition(self.store.get(action.key), Phase.COMPLETED, reason=action.reason)
+        record = self.store.get(action.key)
+        problem = self._final_checkpoint_problem(record)
+        if problem:
+            self._transition(record, Phase.FAILED, reason=problem)
+            return
+        self._transition(record, Phase.COMPLETED, reason=action.reason)
+
+    def _final_checkpoint_problem(self, record: RecordedFederation) -> str:
+        """Why the recorded final checkpoint is not what the artifact store holds ("" when it
+        is, or when none was recorded); the progress sink checks the same on a report."""
+        generation = record.run_generation or record.generation
+        final = self.store.artifact_for(record.key, generation, record.total_rounds)
+        if final is None:
+            return ""
+        base = checkpoint_base(record.document, record.key, generation, self.context.artifact_root)
+        try:
+            mismatch = check_stored(final.uri, sha256=final.sha256, size=final.size, base=base)
+        except ArtifactError as exc:
+            raise RuntimeUnavailable(f"final checkpoint cannot be read back now: {exc}") from None
+        if mismatch is None:
+            return ""
+        return f"the final checkpoint failed verification: {mismatch.detail}"
 
     # --- steps --------------------------------------------------------------------------
 

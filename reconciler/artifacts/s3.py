@@ -9,6 +9,7 @@ arrived intact); downloads land in a temp file renamed into place once the sha25
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.artifacts.base import (
+    CHUNK,
     ArtifactRef,
     check_digest,
     copy_hashing,
@@ -72,6 +74,23 @@ class S3ArtifactStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return dest
+
+    def measure(self, uri: str) -> tuple[str, int]:
+        """(sha256, size) of the object at `uri`, streamed: nothing is kept."""
+        bucket, key = split_s3_uri(uri)
+        if not key:
+            raise ValueError(f"an S3 object URI needs a key: {uri}")
+        where = Where(bucket, key, self.config.where, "verifying")
+
+        def read() -> tuple[str, int]:
+            response = self._client.get_object(Bucket=bucket, Key=key)
+            digest, size = hashlib.sha256(), 0
+            while chunk := response["Body"].read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+            return digest.hexdigest(), size
+
+        return with_retries(read, where, self.config.backoff)
 
     def _download(self, where: Where, target: Path) -> str:
         """One attempt: the object's bytes into `target` (rewritten); their sha256.

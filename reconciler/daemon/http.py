@@ -28,7 +28,7 @@ from typing import Any
 from reconciler.daemon.deliveries import DeliveryLog
 from reconciler.daemon.ratelimit import RateLimiter
 from reconciler.faults import fault_point
-from reconciler.runtime.progress import ProgressSink, handle_progress
+from reconciler.runtime.progress import ProgressReport, ProgressSink, Refusal, handle_progress
 from reconciler.source import MAX_BODY_BYTES, WebhookRejected, verify_webhook
 from reconciler.source.webhook import replay_keys
 from reconciler.telemetry.metrics import Metrics
@@ -47,6 +47,8 @@ class Endpoints:
     progress_secret: bytes
     webhook_secret: bytes | None  # None: the webhook is off (404)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # Logs and counts a progress report refused before it reached the sink (401, 400, 413).
+    progress_refused: Callable[[Refusal, ProgressReport | None], None] | None = None
     deliveries: DeliveryLog = field(default_factory=DeliveryLog)  # webhook replays
 
 
@@ -113,7 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _progress(self, body: bytes) -> None:
         ep = self.server.endpoints
         status, reply = handle_progress(
-            self._headers(), body, secret=ep.progress_secret, sink=ep.sink
+            self._headers(),
+            body,
+            secret=ep.progress_secret,
+            sink=ep.sink,
+            on_refused=ep.progress_refused,
         )
         fault_point("progress.before-reply")
         self._send(status, reply, "application/json")

@@ -73,7 +73,10 @@ class Daemon:
         self._watcher: Watcher | None = None
         self.tracing = Tracing.from_env(DAEMON_SERVICE)
         self.sink = RecordingSink(
-            parts.store, on_change=lambda: self.request_cycle("progress"), metrics=self.metrics
+            parts.store,
+            on_change=lambda: self.request_cycle("progress"),
+            metrics=self.metrics,
+            artifact_root=settings.artifacts.root,
         )
         self.http = HttpServer(settings.http.host, settings.http.port, self._endpoints())
         self.reporter = StatusReporter(parts.store, parts.writer)
@@ -103,6 +106,7 @@ class Daemon:
             sink=self.sink,
             progress_secret=self.parts.progress_secret,
             webhook_secret=self.parts.webhook_secret,
+            progress_refused=self.sink.refused,
         )
 
     def _launch_context(self) -> LaunchContext:

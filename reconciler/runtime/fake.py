@@ -5,14 +5,19 @@ plays one round the way the real ServerApp does (round_started, client_joined on
 first round, round_completed, checkpoint, then paused / stopped / completed as the
 sink's directives say) into the attached `ProgressSink`. `fail(run_id)` ends a run the
 way a SuperLink restart does; `unavailable = True` makes every call raise
-`RuntimeUnavailable`.
+`RuntimeUnavailable`. Checkpoints are real files under the run's `checkpoint_base` (a
+file:// folder), so the daemon can read back what is reported; a report the sink refuses
+is answered with the refusal's directive, as `ProgressClient` would.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from reconciler.artifacts import open_store
 from reconciler.flowerapp.settings import plan_problems
 from reconciler.model import FederationKey, RunObservation
 from reconciler.runtime.base import (
@@ -28,6 +33,7 @@ from reconciler.runtime.progress import (
     ProgressReport,
     ProgressSink,
     ReportKind,
+    ReportRefused,
 )
 
 HEARTBEAT_FAILURE = "No heartbeat received from the task"
@@ -166,9 +172,14 @@ class FakeRuntime:
         return directive
 
     def _checkpoint(self, run: FakeRun, rnd: int) -> ArtifactInfo:
-        base = run.request.checkpoint_base.rstrip("/")
-        digest = hashlib.sha256(f"{run.request.key}:{run.request.generation}:{rnd}".encode())
-        return ArtifactInfo(f"{base}/round-{rnd:04d}.npz", digest.hexdigest(), 2048, "npz")
+        """2048 bytes that depend on the federation, generation and round, stored for real."""
+        seed = hashlib.sha256(f"{run.request.key}:{run.request.generation}:{rnd}".encode())
+        content = (seed.digest() * 64)[:2048]
+        with tempfile.TemporaryDirectory(prefix="thunderline-fake-") as tmp:
+            local = Path(tmp) / "checkpoint.npz"
+            local.write_bytes(content)
+            ref = open_store(run.request.checkpoint_base).put(local, f"round-{rnd:04d}.npz")
+        return ArtifactInfo(ref.uri, ref.sha256, ref.size, "npz")
 
     def _emit(self, run: FakeRun, kind: ReportKind, rnd: int, **extra: object) -> Directive:
         run.log.append(f"{kind} round {rnd}")
@@ -184,4 +195,7 @@ class FakeRuntime:
             round=rnd,
             **extra,  # type: ignore[arg-type]
         )
-        return self.sink.report(report)
+        try:
+            return self.sink.report(report)
+        except ReportRefused as exc:
+            return exc.refusal.directive or Directive.CONTINUE

@@ -9,7 +9,10 @@ daemon's progress sink as ordinary progress reports: round_started / round_compl
 metrics), completed when Flower says the run completed, and failed with the app's own error
 line (e.g. `ModuleNotFoundError: No module named 'torch'`) when the ServerApp raised.
 Best effort: an app with its own loop and no such lines shows no rounds, only its start and
-its end from Flower's run status.
+its end from Flower's run status (its completion is then left to the planner, which trusts
+Flower's status for an app that reported no round). These reports go through the same checks
+as the ServerApp's own (rounds in order, within rounds.total): a log line an app prints
+cannot record more than a report could; a refused one is logged and counted by the sink.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from reconciler.model import FederationKey, Phase, RecordedFederation, RunObservation
 from reconciler.runtime.base import Runtime, RuntimeFailure
-from reconciler.runtime.progress import ProgressReport, ProgressSink, ReportKind
+from reconciler.runtime.progress import ProgressReport, ProgressSink, ReportKind, ReportRefused
 from reconciler.specs.apps import spec_app
 
 log = logging.getLogger(__name__)
@@ -202,7 +205,10 @@ class LogFollower:
         else:
             reports = [r for r in _end_reports(run, progress) if r.kind == ReportKind.FAILED]
         for report in reports:
-            self.sink.report(report)
+            try:
+                self.sink.report(report)
+            except ReportRefused:
+                continue  # the sink logged and counted it; the next ones may still hold
         return bool(reports)
 
 
@@ -237,7 +243,7 @@ def _end_reports(run: RunObservation, progress: LogProgress) -> Iterable[Progres
     if not run.finished:
         return
     last = progress.last_completed
-    if run.sub_status == "completed":
+    if run.sub_status == "completed" and last:
         metrics = progress.completed.get(last, {})
         yield _report(run, ReportKind.COMPLETED, last, metrics=metrics)
     elif run.sub_status == "failed" and run.details.startswith(APP_RAISED):

@@ -10,7 +10,7 @@ Part of `Store`; also holds `status_rows`, the overview `reconciler status` prin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -172,6 +172,27 @@ class Progress(Database):
             _event(cur, kind, fed_id, key, generation, node_id=node_id)
         return True
 
+    def round_statuses(
+        self, key: FederationKey, generation: int, numbers: Sequence[int]
+    ) -> dict[int, str]:
+        """Status ("started" or "completed") of the given rounds of one generation that are
+        recorded; what the progress sink checks a report's round against."""
+        with self._read() as cur:
+            cur.execute(
+                "SELECT r.number, r.status FROM rounds r JOIN federations f"
+                " ON f.id = r.federation_id WHERE f.tenant = %s AND f.name = %s"
+                " AND r.generation = %s AND r.number = ANY(%s)",
+                (key.tenant, key.name, generation, list(numbers)),
+            )
+            return {int(number): str(status) for number, status in cur.fetchall()}
+
+    def artifact_for(
+        self, key: FederationKey, generation: int, round: int
+    ) -> ArtifactRecord | None:
+        """The artifact recorded for one round of one generation, if any."""
+        found = self._artifacts(key, "AND a.generation = %s AND a.round = %s", (generation, round))
+        return found[0] if found else None
+
     def rounds(self, key: FederationKey) -> list[RoundRecord]:
         """Every recorded round, by generation then number."""
         with self._read() as cur:
@@ -191,13 +212,15 @@ class Progress(Database):
         found = self._artifacts(key, "ORDER BY a.generation DESC, a.round DESC LIMIT 1")
         return found[0] if found else None
 
-    def _artifacts(self, key: FederationKey, order: str) -> list[ArtifactRecord]:
+    def _artifacts(
+        self, key: FederationKey, order: str, more: tuple[Any, ...] = ()
+    ) -> list[ArtifactRecord]:
         with self._read() as cur:
             cur.execute(
                 "SELECT a.generation, a.round, a.uri, a.sha256, a.size, a.format, a.created_at"
                 " FROM artifacts a JOIN federations f ON f.id = a.federation_id"
                 f" WHERE f.tenant = %s AND f.name = %s {order}",
-                (key.tenant, key.name),
+                (key.tenant, key.name, *more),
             )
             return [ArtifactRecord(key, *row) for row in cur.fetchall()]
 

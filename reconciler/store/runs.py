@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import FederationKey
+from reconciler import lifecycle
+from reconciler.model import FederationKey, Phase
 from reconciler.store.db import Cursor, Database
 from reconciler.store.errors import ConflictError, NotFound
 from reconciler.store.records import RunRecord
+
+# The events that launch a run (a start, a recovery resubmit, a resume).
+LAUNCH_EVENTS = frozenset(
+    {
+        lifecycle.event_type(Phase.PENDING, Phase.STARTING),
+        lifecycle.event_type(Phase.PAUSED, Phase.STARTING),
+    }
+)
 
 
 def federation_id(cur: Cursor, key: FederationKey, *, lock: bool = False) -> int:
@@ -78,6 +87,19 @@ class Runs(Database):
                 (key.tenant, key.name),
             )
             return [_run(key, row) for row in cur.fetchall()]
+
+    def start_round_of(self, key: FederationKey, generation: int, attempt: int) -> int | None:
+        """The round the run of (generation, attempt) was launched to start at, from the
+        event of its launch (`fl.federation.started` or `.resumed`); None if not recorded."""
+        with self._read() as cur:
+            cur.execute(
+                "SELECT payload->>'start_round' FROM events WHERE name = %s AND tenant = %s"
+                " AND generation = %s AND type = ANY(%s) AND payload->>'attempt' = %s"
+                " ORDER BY id DESC LIMIT 1",
+                (key.name, key.tenant, generation, list(LAUNCH_EVENTS), str(attempt)),
+            )
+            row = cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def run_for(self, key: FederationKey, generation: int, attempt: int) -> int | None:
         """The run id recorded for (generation, attempt), if any."""

@@ -86,6 +86,12 @@ class Metrics:
             "Federations a mass deletion would stop, held until a person confirms",
             registry=r,
         )
+        self.progress_refused = Counter(
+            "thunderline_progress_refused_total",
+            "Progress reports refused, by reason (docs/security.md)",
+            ("reason",),
+            registry=r,
+        )
         self.leader = Gauge("thunderline_leader", "1 while this replica leads", registry=r)
         self.specs_denied = Gauge(
             "thunderline_specs_denied", "Spec files the tenant policy denies", ("tenant",),

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from reconciler.artifacts import IntegrityError, S3ArtifactStore, S3Config, StoreUnavailable
+from reconciler.artifacts import (
+    ArtifactNotFound,
+    IntegrityError,
+    S3ArtifactStore,
+    S3Config,
+    StoreUnavailable,
+)
 from reconciler.artifacts.s3config import client_for
 
 MiB = 1024 * 1024
@@ -114,3 +120,15 @@ def test_a_lasting_outage_is_transient_after_botocore_and_our_retries(
     assert len(attempts) == 2 * 2 * 3
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_measure_streams_an_objects_digest_and_size(moto_s3: S3, tmp_path: Path) -> None:
+    """What the daemon reads back before recording a checkpoint stored in S3."""
+    config, _, bucket = moto_s3
+    store = S3ArtifactStore(f"s3://{bucket}/acme/digits/g1", config)
+    source = _file(tmp_path, 3 * MiB + 7)
+    ref = store.put(source, "round-0001.npz")
+
+    assert store.measure(ref.uri) == (ref.sha256, 3 * MiB + 7)
+    with pytest.raises(ArtifactNotFound):
+        store.measure(f"s3://{bucket}/acme/digits/g1/round-0002.npz")

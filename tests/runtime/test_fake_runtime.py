@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,12 @@ from reconciler.runtime.fake import FakeRuntime
 from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
 
 KEY = FederationKey("acme", "digits")
+CHECKPOINTS = "file:///c"  # each test gets its own folder (the fake writes real checkpoints)
+
+
+@pytest.fixture(autouse=True)
+def _checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CHECKPOINTS", tmp_path.as_uri())
 
 
 class Sink:
@@ -52,10 +60,9 @@ def _req(attempt: int = 1, start_round: int = 1, **spec: Any) -> RunRequest:
         generation=1,
         attempt=attempt,
         document=document,
-        checkpoint_base="file:///c",
+        checkpoint_base=CHECKPOINTS,
         repo_root="/r",
         progress_url="http://x",
-        token="t",
         start_round=start_round,
         resume_from=resume,
     )

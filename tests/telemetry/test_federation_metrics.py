@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import shutil
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from reconciler.artifacts import open_store
 from reconciler.model import Phase
 from reconciler.runtime.progress import ArtifactInfo, ProgressReport, ReportKind
 from reconciler.telemetry.metrics import Metrics
@@ -16,6 +18,11 @@ from tests.daemon.conftest import World
 pytestmark = [pytest.mark.pg, pytest.mark.git]
 
 FED = {"tenant": "acme", "federation": "digits-fedavg"}
+
+
+def write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
 
 
 def value(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> float:
@@ -48,6 +55,7 @@ def test_a_retried_report_counts_once(world: World) -> None:
         federation=str(record.key),
         generation=record.generation,
         attempt=record.attempt,
+        run_id=run_id,
         kind=ReportKind.ROUND_COMPLETED,
         round=1,
         metrics={"accuracy": 0.6},
@@ -59,15 +67,25 @@ def test_a_retried_report_counts_once(world: World) -> None:
 def test_aggregation_time_from_the_checkpoint_report_is_observed(world: World) -> None:
     world.cycle()
     record = world.record()
+    (run_id,) = world.run_ids()
+    # What the ServerApp does before its checkpoint report: round 1 in order, a real file
+    # under the run's checkpoint folder (the sink reads it back).
+    for kind in (ReportKind.ROUND_STARTED, ReportKind.ROUND_COMPLETED):
+        world.daemon.sink.report(
+            ProgressReport(str(record.key), record.generation, record.attempt, run_id, kind, 1)
+        )
+    base = world.runtime.runs[run_id].request.checkpoint_base
+    ref = open_store(base).put(write(world.tmp / "ckpt.npz", b"x" * 2048), "round-0001.npz")
     world.daemon.sink.report(
         ProgressReport(
             federation=str(record.key),
             generation=record.generation,
             attempt=record.attempt,
+            run_id=run_id,
             kind=ReportKind.CHECKPOINT,
             round=1,
             metrics={"aggregate_seconds": 0.04},
-            artifact=ArtifactInfo("file:///tmp/round-0001.npz", "ab" * 32, 2048),
+            artifact=ArtifactInfo(ref.uri, ref.sha256, ref.size),
         )
     )
     m = world.daemon.metrics

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import FederationKey
-from tests.support.policies import OPEN_POLICY
 from reconciler.specs import load_files, load_repo
+from tests.support.policies import OPEN_POLICY
 
 from .conftest import CORPUS, REPO_ROOT, expectations, located
 

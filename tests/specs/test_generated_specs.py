@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.model import FederationKey
-from tests.support.policies import OPEN_POLICY
 from reconciler.specs import load_files
+from tests.support.policies import OPEN_POLICY
 
 from .conftest import CORPUS
 

@@ -304,6 +304,11 @@ class LocalFlower:
         leaders = [p.pid for p in (self._superlink, *self._nodes.values()) if p is not None]
         return [pid for leader in leaders for pid in (leader, *descendants(leader))]
 
+    def supernode_processes(self) -> list[int]:
+        """Every live process on the SuperNode side: the SuperNodes and all their children."""
+        leaders = [p.pid for p in self._nodes.values()]
+        return [pid for leader in leaders for pid in (leader, *descendants(leader))]
+
     def kill_supernode(self, index: int) -> None:
         proc = self._nodes.pop(index, None)
         if proc is not None:

@@ -7,16 +7,31 @@ served without the daemon's own HTTP server. Every POST goes to `handle_progress
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-from reconciler.runtime.progress import MAX_BODY, ProgressSink, handle_progress
+from reconciler.runtime.progress import (
+    MAX_BODY,
+    ProgressReport,
+    ProgressSink,
+    Refusal,
+    handle_progress,
+)
 
 
 class ProgressServer:
-    """Serves `handle_progress(secret, sink)` at `self.url` until closed."""
+    """Serves `handle_progress(secret, sink)` at `self.url` until closed; refusals made before
+    the sink (401, 400, 413) go to `on_refused` when given."""
 
-    def __init__(self, sink: ProgressSink, secret: bytes, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        sink: ProgressSink,
+        secret: bytes,
+        *,
+        host: str = "127.0.0.1",
+        on_refused: Callable[[Refusal, ProgressReport | None], None] | None = None,
+    ) -> None:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,7 +39,11 @@ class ProgressServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(length, MAX_BODY + 1))
                 status, reply = handle_progress(
-                    dict(self.headers.items()), body, secret=server.secret, sink=server.sink
+                    dict(self.headers.items()),
+                    body,
+                    secret=server.secret,
+                    sink=server.sink,
+                    on_refused=on_refused,
                 )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -1,9 +1,11 @@
 """Team apps on a real local Flower deployment: the SDK's pause, resume and checkpoints,
-and a missing dependency reported as the federation's failure reason."""
+a missing dependency reported as the federation's failure reason, and a ClientApp that tries
+every credential it can see to report progress."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +29,7 @@ pytestmark = [pytest.mark.flower, pytest.mark.timeout(400)]
 
 SECRET = b"byo-app-tier-secret-0123456789ab"
 KEY = FederationKey("acme", "sdk")
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +44,26 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             target.write_bytes(path.read_bytes())
     server = broken / "quickstart_numpy/server_app.py"
     server.write_text("import thunderline_missing_dependency  # noqa: F401\n" + server.read_text())
+    make_probe_app(root)
     return root
+
+
+def make_probe_app(root: Path) -> None:
+    """apps/sdk-probe: sdk-numpy's ServerApp with the hostile ClientApp of probe_client.py."""
+    probe = root / "apps/sdk-probe"
+    for path in (root / "apps/sdk-numpy").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            target = probe / str(path.relative_to(root / "apps/sdk-numpy")).replace(
+                "sdk_numpy", "sdk_probe"
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path.read_text().replace("sdk_numpy", "sdk_probe"))
+    (probe / "sdk_probe/client_app.py").write_text((HERE / "probe_client.py").read_text())
+    pyproject = probe / "pyproject.toml"
+    text = pyproject.read_text().replace('name = "sdk-numpy"', 'name = "sdk-probe"')
+    pyproject.write_text(
+        text.replace('thunderline-control = ""', 'thunderline-control = ""\nprobe-dir = ""')
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +210,34 @@ def test_reconciler_logs_prints_the_runs_log(
     out = capsys.readouterr().out
     assert "ServerApp raised an exception" in out
     assert "ModuleNotFoundError: No module named 'thunderline_missing_dependency'" in out
+
+
+def test_a_client_app_cannot_report_with_anything_it_sees(
+    runtime: FlowerRuntime, repo: Path, tmp_path: Path
+) -> None:
+    """Each ClientApp posts a forged `failed` report with every value of its run config,
+    node config and environment (and every file an environment variable names) as the token,
+    and as the key to derive one from: the daemon's endpoint answers 401 to all of them and
+    only the ServerApp's own reports arrive."""
+    probes = tmp_path / "probes"
+    key = FederationKey("acme", "probe")
+    doc = document("sdk-probe", **{"num-server-rounds": 1, "fraction-evaluate": 0.0})
+    doc["spec"]["rounds"]["total"] = 1
+    doc["spec"]["app"]["config"]["probe-dir"] = str(probes)
+    sink = Sink()
+    with ProgressServer(sink, SECRET) as server:
+        run_id = runtime.submit(request(repo, doc, server.url, 1, key))
+        assert wait_finished(runtime, run_id)[:2] == ("finished", "completed")
+    found = [json.loads(p.read_text()) for p in sorted(probes.glob("node-*.json"))]
+    assert len(found) == 2  # both SuperNodes' ClientApps probed
+    for node in found:
+        assert node["tried"] >= 60, node  # run config, node config and environment
+        assert node["statuses"] == {"401": node["tried"]}, node
+    assert not [r for r in sink.reports if r.message == "forged by a ClientApp"]
+    assert [(str(r.kind), r.round) for r in sink.reports if r.kind != ReportKind.CLIENT_JOINED] == [
+        ("round_started", 1),
+        ("round_completed", 1),
+        ("checkpoint", 1),
+        ("completed", 1),
+    ]
+    print(f"\nClientApps tried {sum(n['tried'] for n in found)} tokens: all 401")

@@ -241,3 +241,29 @@ def test_a_held_deletion_converges_too(
     second = plan(desired, simulate(recorded, first), None, options, prune_held=held)
     assert not second.has_changes, second.actions
     assert {a.key for a in second.actions if a.kind is ActionKind.PRUNE_BLOCKED} == held
+
+
+def test_the_daemon_flags_reach_the_planner_and_the_source() -> None:
+    from reconciler.cli import build_parser
+    from reconciler.cli.run import settings_from
+
+    argv = ["run", "--repo", ".", "--prune", "--prune-max-count", "3"]
+    args = build_parser().parse_args([*argv, "--prune-max-share", "0.2", "--prune-confirm", "abc"])
+    settings = settings_from(args)
+    defaults = settings_from(build_parser().parse_args(["run", "--repo", "."]))
+
+    assert (settings.plan.prune_max_count, settings.plan.prune_max_share) == (3, 0.2)
+    assert settings.source.prune_confirm == "abc"
+    assert (defaults.plan.prune_max_count, defaults.plan.prune_max_share) == (10, 0.5)
+    assert defaults.source.prune_confirm is None
+
+
+def test_a_share_out_of_range_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli import main
+
+    code = main(["run", "--repo", ".", "--prune", "--prune-max-share", "2"])
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "reconciler run: prune_max_share must be within 0..1, not 2.0\n"
+    )

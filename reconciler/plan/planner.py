@@ -236,10 +236,11 @@ def _guard_prune(
     pruned = [i for i, a in enumerate(actions) if a.kind is ActionKind.STOP and a.spec is None]
     if not pruned:
         return
-    # Counted only past the count: the stops are of active federations, so then active > 0.
     many = len(pruned) > options.prune_max_count
-    active = sum(1 for r in recorded.values() if not r.phase.terminal) if many else 0
-    if many and len(pruned) > options.prune_max_share * active:
+    active = (
+        _active_if_outnumbered(recorded, len(pruned), options.prune_max_share) if many else None
+    )
+    if active is not None:
         reason = (
             f"spec file deleted, but this revision would stop {len(pruned)} of {active} "
             f"active federations at once (the prune guard holds back more than "
@@ -255,6 +256,24 @@ def _guard_prune(
         return
     for i in pruned:
         actions[i] = Action(ActionKind.PRUNE_BLOCKED, actions[i].key, reason)
+
+
+_TERMINAL = frozenset(p for p in Phase if p.terminal)
+
+
+def _active_if_outnumbered(
+    recorded: Mapping[FederationKey, RecordedFederation], stops: int, share: float
+) -> int | None:
+    """How many recorded federations are active, when `stops` is more than `share` of
+    them; else None. Stops counting as soon as it is not: a big fleet losing a few files
+    costs a few hundred checks, not one per federation (10,000 take ~10 ms)."""
+    active = 0
+    for record in recorded.values():
+        if record.phase not in _TERMINAL:
+            active += 1
+            if stops <= share * active:
+                return None
+    return active
 
 
 def _deleted(key: FederationKey, record: RecordedFederation, options: PlanOptions) -> Action | None:

@@ -211,3 +211,40 @@ def test_the_seed_service_builds_a_spec_repository_the_daemon_can_read(tmp_path:
     assert reconciler_args(command("reconciler")).repo == str(
         PurePosixPath(seed["environment"]["SEED_TO"]) / "remote.git"
     )
+
+
+def test_the_progress_key_reaches_the_reconciler_and_the_superlink_only(tmp_path: Path) -> None:
+    """The SuperLink's ServerApps derive report tokens from the key; no SuperNode may."""
+    key_service = services()["progress-key"]
+    key_file = key_service["environment"]["KEY_FILE"]
+    folder = str(PurePosixPath(key_file).parent)
+    holders = {
+        name
+        for name, service in services().items()
+        for mount in service.get("volumes", [])
+        if isinstance(mount, str) and mount.split(":")[0] == "progress-key"
+    }
+
+    assert holders == {"progress-key", "reconciler", "superlink"}
+    assert f"progress-key:{folder}:ro" in services()["superlink"]["volumes"]
+    assert reconciler_args(command("reconciler")).progress_key_file == Path(key_file)
+    assert services()["superlink"]["environment"]["THUNDERLINE_PROGRESS_KEY_FILE"] == key_file
+    for name in ("reconciler", "superlink"):
+        assert services()[name]["depends_on"]["progress-key"] == {
+            "condition": "service_completed_successfully"
+        }
+    for name in (n for n in services() if n.startswith("supernode-")):
+        env = services()[name].get("environment", {})
+        assert not {k for k in env if "PROGRESS" in k}, name
+    # The one-shot writes a key once and keeps it; a given THUNDERLINE_PROGRESS_SECRET wins.
+    run = [sys.executable, *key_service["entrypoint"][1:], *key_service["command"]]
+    target = tmp_path / "key" / "key"
+    env = {**os.environ, "KEY_FILE": str(target), "THUNDERLINE_PROGRESS_SECRET": ""}
+    subprocess.run(run, env=env, check=True, timeout=60, capture_output=True)
+    made = target.read_text()
+    subprocess.run(run, env=env, check=True, timeout=60, capture_output=True)
+    assert target.read_text() == made and len(made) == 64
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    given = {**env, "THUNDERLINE_PROGRESS_SECRET": "operator-chosen-key-0123"}
+    subprocess.run(run, env=given, check=True, timeout=60, capture_output=True)
+    assert target.read_text() == "operator-chosen-key-0123"

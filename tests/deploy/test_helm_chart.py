@@ -143,6 +143,52 @@ def test_replicas_share_one_progress_secret_and_lead_by_election() -> None:
     assert find(objs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
 
 
+def secret_keys_of(pod: dict[str, Any]) -> set[str]:
+    """Every key of a Secret a pod can read: env refs, envFrom (all keys) and volumes."""
+    keys: set[str] = set()
+    for c in pod["spec"]["containers"]:
+        for e in c.get("env", []):
+            if ref := e.get("valueFrom", {}).get("secretKeyRef"):
+                keys.add(ref["key"])
+        for source in c.get("envFrom", []):
+            if "secretRef" in source:
+                keys.add("*")  # every key of that Secret
+    for volume in pod["spec"].get("volumes", []):
+        if "secret" in volume:
+            items = volume["secret"].get("items")
+            keys |= {i["key"] for i in items} if items else {"*"}
+    return keys
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_only_the_superlink_pod_holds_the_progress_key(variant: str) -> None:
+    """The ServerApps (in the SuperLink pod) derive report tokens from the key; a SuperNode's
+    ClientApp must not be able to, so no SuperNode pod can read that Secret key."""
+    objs = render(VARIANTS[variant])
+    workloads = {w["metadata"]["name"]: (w, pod) for w, pod in pod_specs(objs)}
+
+    supernodes = [w for name, w in workloads.items() if name.endswith("-supernode")]
+    for workload, pod in supernodes:
+        keys = secret_keys_of(pod)
+        assert "THUNDERLINE_PROGRESS_SECRET" not in keys and "*" not in keys
+        env = env_of(container(workload))
+        assert not {"THUNDERLINE_PROGRESS_KEY", "THUNDERLINE_PROGRESS_KEY_FILE"} & set(env)
+    superlinks = [w for name, w in workloads.items() if name.endswith("-superlink")]
+    if VARIANTS[variant].get("superlink", {}).get("enabled") is False:
+        assert superlinks == [] and supernodes == []
+        return
+    assert len(supernodes) == 1
+    ((workload, pod),) = superlinks
+    c = container(workload)
+    path = env_of(c)["THUNDERLINE_PROGRESS_KEY_FILE"]["value"]
+    (volume,) = [v for v in pod["spec"]["volumes"] if "secret" in v]
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == volume["name"]]
+    assert volume["secret"]["items"] == [{"key": "THUNDERLINE_PROGRESS_SECRET", "path": "key"}]
+    assert volume["secret"]["secretName"] == ("mine" if variant == "existing-secret" else FULL)
+    assert path == f"{mount['mountPath']}/key" and mount["readOnly"] is True
+    assert "THUNDERLINE_PROGRESS_SECRET" not in env_of(c)  # a file, not an environment value
+
+
 @pytest.mark.parametrize("variant", ["defaults", "everything"])
 def test_every_required_secret_key_exists_in_the_chart_secret(variant: str) -> None:
     objs = render(VARIANTS[variant])

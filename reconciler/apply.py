@@ -38,7 +38,7 @@ from reconciler.runtime.base import (
     RuntimeFailure,
     RuntimeUnavailable,
 )
-from reconciler.specs.policy import bucket_name
+from reconciler.specs.policy import DEFAULT_POLICY, Policy, bucket_name
 from reconciler.specs.rules import prefix_problem
 from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store, StoreError
 from reconciler.telemetry.names import FEDERATION_START
@@ -57,6 +57,7 @@ class LaunchContext:
     progress_url: str  # where the ServerApp reports, e.g. http://127.0.0.1:8080/v1/progress
     repo_root: Path  # the daemon's checkout: relative URIs in specs resolve against it
     artifact_root: str | None  # local folder for checkpoints, or None for S3 buckets
+    policy: Policy = DEFAULT_POLICY  # the tenant policy: which strategy paths a run may import
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +348,7 @@ class Applier:
             start_round=start_round,
             resume_from=resume_from,
             traceparent=trace,
+            strategies=ctx.policy.rules_for(record.key.tenant).strategies,
         )
 
     def _resume_point(self, record: RecordedFederation) -> ArtifactRecord | None:

@@ -115,6 +115,7 @@ class Daemon:
             progress_url=f"{public.rstrip('/')}/v1/progress",
             repo_root=self.parts.source.workdir,
             artifact_root=self.settings.artifacts.root,
+            policy=self.settings.plan.policy,
         )
 
     # --- lifecycle ----------------------------------------------------------------------

@@ -203,7 +203,9 @@ class FederationRun:
     def _run(self, plan: Plan) -> None:
         params, evaluation = self._prepare(plan)
         self.last_round = self.control.start_round - 1
-        strategy = build_strategy(plan, sampled_clients=self._sample_size(plan))
+        strategy = build_strategy(
+            plan, sampled_clients=self._sample_size(plan), allowed=self.control.strategies
+        )
         for rnd in range(self.control.start_round, plan.rounds_total + 1):
             if self.report(ReportKind.ROUND_STARTED, rnd) != Directive.CONTINUE:
                 break

@@ -91,6 +91,9 @@ class Control:
     progress_url: str  # no credential: the ServerApp derives its token (runtime.progress)
     resume_from: Pointer | None = None
     traceparent: str = ""
+    # Import paths (pkg.mod:Class) a custom strategy of this run may name: the tenant
+    # policy's list. Anything else is refused before it is imported.
+    strategies: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -109,7 +112,8 @@ def parse_control(raw: str) -> Control:
     body.pop("token", None)  # runs submitted before tokens left the run config
     resume = body.pop("resume_from", None)
     pointer = Pointer(resume["uri"], resume.get("sha256")) if resume else None
-    return Control(resume_from=pointer, **body)
+    strategies = tuple(str(s) for s in body.pop("strategies", ()))
+    return Control(resume_from=pointer, strategies=strategies, **body)
 
 
 def control_identity(raw: str) -> tuple[str, int, int] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Collection
 from typing import Any
 
 from flwr.serverapp import strategy as flwr_strategies
@@ -35,27 +36,35 @@ def base_kwargs(plan: Plan) -> dict[str, Any]:
     }
 
 
-def load_strategy_class(name: str) -> type[Strategy]:
-    """A strategy class by Flower name (`FedAdam`) or import path (`pkg.mod:Class`)."""
+def load_strategy_class(name: str, allowed: Collection[str] = ()) -> type[Strategy]:
+    """A strategy class by Flower name (`FedAdam`) or import path (`pkg.mod:Class`). An
+    import path is imported only when `allowed` (the tenant policy's list) names it: the
+    check comes before the import, since importing a module runs its code."""
     if ":" in name:
+        if name not in allowed:
+            raise AppConfigError(
+                f"strategy class {name!r} is not allowed for this run by the tenant policy; "
+                "it was not imported"
+            )
         module_name, _, attr = name.partition(":")
         try:
             found = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise AppConfigError(f"cannot import strategy class {name!r}: {exc}") from exc
     else:
-        found = getattr(flwr_strategies, name, None)
+        found = getattr(flwr_strategies, name, None) if name in flwr_strategies.__all__ else None
     if not (isinstance(found, type) and issubclass(found, Strategy)):
         known = ", ".join(sorted(flwr_strategies.__all__))
         raise AppConfigError(f"strategy class {name!r} is not a Flower strategy ({known})")
     return found
 
 
-def build_strategy(plan: Plan, *, sampled_clients: int) -> Strategy:
-    """The run's strategy; `sampled_clients` is how many nodes train per round (for DP)."""
+def build_strategy(plan: Plan, *, sampled_clients: int, allowed: Collection[str] = ()) -> Strategy:
+    """The run's strategy; `sampled_clients` is how many nodes train per round (for DP),
+    `allowed` the import paths the tenant policy lets this run import."""
     kwargs = {**base_kwargs(plan), **plan.options}
     try:
-        strategy = _core_strategy(plan, kwargs)
+        strategy = _core_strategy(plan, kwargs, allowed)
     except TypeError as exc:
         raise AppConfigError(f"strategy options rejected: {exc}") from exc
     if plan.dp is None:
@@ -68,9 +77,9 @@ def build_strategy(plan: Plan, *, sampled_clients: int) -> Strategy:
     )
 
 
-def _core_strategy(plan: Plan, kwargs: dict[str, Any]) -> Strategy:
+def _core_strategy(plan: Plan, kwargs: dict[str, Any], allowed: Collection[str]) -> Strategy:
     if plan.strategy == "fedavg":
         return FedAvg(**kwargs)
     if plan.strategy == "fedprox":
         return FedProx(proximal_mu=plan.prox_mu, **kwargs)
-    return load_strategy_class(plan.strategy_class)(**kwargs)
+    return load_strategy_class(plan.strategy_class, allowed)(**kwargs)

@@ -59,6 +59,7 @@ class RunRequest:
     start_round: int = 1
     resume_from: Artifact | None = None
     traceparent: str = ""
+    strategies: tuple[str, ...] = ()  # import paths the tenant policy lets this run import
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ def control_for(req: RunRequest) -> Control:
         progress_url=req.progress_url,
         resume_from=Pointer(resume.uri, resume.sha256) if resume else None,
         traceparent=req.traceparent,
+        strategies=req.strategies,
     )
 
 

@@ -52,7 +52,8 @@ def test_fedprox_carries_mu() -> None:
 @pytest.mark.parametrize("cls", ["FedAdam", "flwr.serverapp.strategy:FedAdam"])
 def test_custom_strategy_by_name_or_import_path_with_options(cls: str) -> None:
     plan = _plan({"name": "custom", "params": {"class": cls, "options": {"eta": 0.05}}})
-    strategy = build_strategy(plan, sampled_clients=2)
+    allowed = ("flwr.serverapp.strategy:FedAdam",)  # an import path only when the policy lists it
+    strategy = build_strategy(plan, sampled_clients=2, allowed=allowed)
     assert isinstance(strategy, FedAdam) and strategy.eta == 0.05
 
 
@@ -60,14 +61,29 @@ def test_custom_strategy_by_name_or_import_path_with_options(cls: str) -> None:
     ("params", "error"),
     [
         ({"class": "NoSuchStrategy"}, "is not a Flower strategy"),
+        ({"class": "__builtins__"}, "is not a Flower strategy"),
         ({"class": "json:dumps"}, "is not a Flower strategy"),
         ({"class": "no.such.module:X"}, "cannot import"),
         ({"class": "FedAvg", "options": {"bogus": 1}}, "options rejected"),
     ],
 )
 def test_bad_custom_strategies_are_clear_errors(params: dict[str, Any], error: str) -> None:
+    allowed = ("json:dumps", "no.such.module:X")  # listed, so they get as far as importing
+    plan = _plan({"name": "custom", "params": params})
     with pytest.raises(AppConfigError, match=error):
-        build_strategy(_plan({"name": "custom", "params": params}), sampled_clients=2)
+        build_strategy(plan, sampled_clients=2, allowed=allowed)
+
+
+@pytest.mark.parametrize("name", ["os:system", "subprocess:Popen", "ensurepip.__main__:X"])
+def test_the_server_app_imports_no_path_the_policy_did_not_pass(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imported: list[str] = []
+    monkeypatch.setattr("importlib.import_module", lambda module: imported.append(module))
+    plan = _plan({"name": "custom", "params": {"class": name}})
+    with pytest.raises(AppConfigError, match="not allowed for this run by the tenant policy"):
+        build_strategy(plan, sampled_clients=2, allowed=("acme_fl.robust:Trimmed",))
+    assert imported == []
 
 
 def test_dp_wraps_the_strategy_in_server_side_fixed_clipping() -> None:

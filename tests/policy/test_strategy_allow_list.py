@@ -111,3 +111,23 @@ def test_a_listed_import_path_validates(tmp_path: Path) -> None:
 def test_flowers_built_in_strategies_need_no_listing(tmp_path: Path) -> None:
     path = write_spec(tmp_path, "FedAdam")
     assert check_file("specs/acme/probe.yaml", path.read_bytes()).problems == ()
+
+
+def test_the_tenants_list_travels_to_the_server_app_with_the_run() -> None:
+    from reconciler.flowerapp.settings import parse_control
+    from reconciler.model import FederationKey
+    from reconciler.runtime.base import RunRequest
+    from reconciler.runtime.flower import control_for
+
+    request = RunRequest(
+        key=FederationKey("acme", "probe"),
+        generation=1,
+        attempt=1,
+        document={},
+        checkpoint_base="file:///c",
+        repo_root="/r",
+        progress_url="http://127.0.0.1:1/v1/progress",
+        strategies=("acme_fl.robust:TrimmedAvg",),
+    )
+    control = parse_control(control_for(request).to_json())
+    assert control.strategies == ("acme_fl.robust:TrimmedAvg",)

@@ -30,6 +30,25 @@ def add_database_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_prune_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """`--prune` and the prune guard's thresholds; the group, for a command to add to."""
+    parser.add_argument(
+        "--prune", action="store_true", help="deleted spec files stop their federations"
+    )
+    guard = parser.add_argument_group(
+        "prune guard",
+        "deleted files that would stop more than --prune-max-count AND more than "
+        "--prune-max-share of the active federations stop none of them (PruneBlocked) until "
+        "a person confirms: a commit trailer 'Thunderline-Prune: confirm', or the daemon's "
+        "--prune-confirm",
+    )
+    guard.add_argument("--prune-max-count", type=int, default=10, metavar="N", help="default: 10")
+    guard.add_argument(
+        "--prune-max-share", type=float, default=0.5, metavar="FRACTION", help="default: 0.5"
+    )
+    return guard
+
+
 def add_policy_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import EXIT_ERROR
-from reconciler.cli.common import add_database_argument, add_policy_argument, policy_from
+from reconciler.cli.common import (
+    add_database_argument,
+    add_policy_argument,
+    add_prune_arguments,
+    policy_from,
+)
 
 if TYPE_CHECKING:
     from reconciler.specs.policy import Policy
@@ -29,7 +34,7 @@ def register(sub: Any) -> None:
     p.add_argument("path", nargs="?", default=".", help="repository or spec folder (default: .)")
     p.add_argument("--against", default="status", metavar="db|status|REV")
     p.add_argument("--output", "-o", choices=("text", "markdown", "json"), default="text")
-    p.add_argument("--prune", action="store_true", help="deleted files stop their federation")
+    add_prune_arguments(p)
     add_database_argument(p)
     add_policy_argument(p)
     p.set_defaults(handler=run)
@@ -49,12 +54,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         root = find_target(Path(args.path)).root
         policy = policy_from(args)
+        options = PlanOptions(
+            prune=args.prune,
+            prune_max_count=args.prune_max_count,
+            prune_max_share=args.prune_max_share,
+            policy=policy,
+        )
         desired = load_repo(root, revision=_head(root), policy=policy)
         recorded = _recorded(root, args, policy)
-    except (UsageError, PlanError, OSError, PolicyInvalid) as exc:
+    except (UsageError, PlanError, OSError, PolicyInvalid, ValueError) as exc:
         print(f"reconciler plan: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    result = plan(desired, recorded, None, PlanOptions(prune=args.prune, policy=policy))
+    result = plan(desired, recorded, None, options)
     sys.stdout.write(RENDERERS[args.output](result))
     return result.exit_code
 

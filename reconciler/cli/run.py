@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.cli import EXIT_ERROR
-from reconciler.cli.common import add_policy_argument, policy_from
+from reconciler.cli.common import add_policy_argument, add_prune_arguments, policy_from
 
 
 def register(sub: Any) -> None:
@@ -52,15 +52,7 @@ def register(sub: Any) -> None:
         help="S3 endpoint URL for MinIO/Ceph (sets AWS_ENDPOINT_URL for this process and the "
         "Flower processes it starts)",
     )
-    p.add_argument("--prune", action="store_true", help="stop federations whose file is deleted")
-    guard = p.add_argument_group(
-        "prune guard",
-        "a cycle whose deleted files would stop more than --prune-max-count AND more than "
-        "--prune-max-share of the active federations stops none of them (PruneBlocked) until "
-        "a person confirms: a commit trailer 'Thunderline-Prune: confirm', or --prune-confirm",
-    )
-    guard.add_argument("--prune-max-count", type=int, default=10, metavar="N")
-    guard.add_argument("--prune-max-share", type=float, default=0.5, metavar="FRACTION")
+    guard = add_prune_arguments(p)
     guard.add_argument(
         "--prune-confirm",
         metavar="REVISION",

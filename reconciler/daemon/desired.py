@@ -21,7 +21,7 @@ from reconciler.model import DesiredState, SpecProblem
 from reconciler.source import GitSource, diff_blob_ids
 from reconciler.source.trees import TreeEntries, entries_at, entries_changed, read_blobs
 from reconciler.specs.filecheck import FileResult, check_file
-from reconciler.specs.layout import is_spec_path
+from reconciler.specs.layout import is_spec_path, reports_link
 from reconciler.specs.policy import DEFAULT_POLICY, Policy
 from reconciler.specs.repo import assemble
 
@@ -120,11 +120,7 @@ class DesiredCache:
         known = {**self._results, **self._hidden}
         hidden: dict[str, FileResult] = {}
         for entry, kind in others.items():
-            if (
-                kind == "symbolic link"
-                and "." in entry.rsplit("/", 1)[-1]
-                and not is_spec_path(entry)
-            ):
+            if kind == "symbolic link" and not reports_link(entry):
                 continue  # a linked README or the like: not something a spec could be
             message = (
                 f"{entry} is a {kind}: specs must be regular files committed under specs/ "

@@ -9,6 +9,7 @@ import yaml
 
 from reconciler.model import Phase
 from tests.daemon.conftest import SPEC, SPEC_PATH, World, make_world
+from tests.support.policies import OPEN_POLICY
 
 pytestmark = [pytest.mark.pg, pytest.mark.git]
 
@@ -121,7 +122,7 @@ def test_fixing_an_app_folder_clears_its_specs_problem(tmp_path, pg_url) -> None
     pyproject = "apps/quickstart-numpy/pyproject.toml"
     files[pyproject] = files[pyproject].replace("local-epochs = 20\n", "")
     files["specs/acme/quickstart-numpy.yaml"] = spec
-    world = make_world(tmp_path, pg_url, files=files)
+    world = make_world(tmp_path, pg_url, files=files, policy=OPEN_POLICY)  # an own app
     try:
         world.cycle()
         problems = world.daemon.last_outcome.desired.problems  # type: ignore[union-attr]

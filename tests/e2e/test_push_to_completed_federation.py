@@ -30,7 +30,7 @@ from reconciler.settings import (
 )
 from reconciler.source import GitSource
 from reconciler.store import Store
-from tests.source.gitutil import git, isolated_git, make_remote
+from tests.source.gitutil import Remote, git, isolated_git, make_remote
 
 __all__ = ["isolated_git"]
 
@@ -56,10 +56,12 @@ def seeded_files() -> dict[str, str | bytes]:
     return files
 
 
-def test_pushed_spec_runs_to_completion_on_flower(tmp_path: Path, pg_url: str) -> None:
+def push_and_complete(tmp_path: Path, pg_url: str, files: dict[str, str | bytes]) -> Remote:
+    """Push `files` to a new remote and run the daemon on real parts until the federation
+    completes (asserted); the remote, with the status the daemon committed, is returned."""
     (tmp_path / "git").mkdir()
     remote = make_remote(tmp_path / "git", {SPEC_PATH: "placeholder"})
-    for path, content in seeded_files().items():
+    for path, content in files.items():
         target = remote.clone / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -98,10 +100,15 @@ def test_pushed_spec_runs_to_completion_on_flower(tmp_path: Path, pg_url: str) -
         finally:
             daemon.stop()
             runtime.close()
+    shutil.rmtree(tmp_path / "flower", ignore_errors=True)
+    return remote
+
+
+def test_pushed_spec_runs_to_completion_on_flower(tmp_path: Path, pg_url: str) -> None:
+    remote = push_and_complete(tmp_path, pg_url, seeded_files())
     status = yaml.safe_load(remote.show(remote.head(), "status/acme/digits-fedavg.yaml"))["status"]
     assert status["phase"] == "Completed"
     assert status["rounds"] == {"current": 2, "total": 2}
     assert status["lastMetrics"]["accuracy"] > 0.5  # it learned something in two rounds
     artifact = Path(status["artifact"]["uri"].removeprefix("file://"))
     assert hashlib.sha256(artifact.read_bytes()).hexdigest() == status["artifact"]["sha256"]
-    shutil.rmtree(tmp_path / "flower", ignore_errors=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from flwr.app import ArrayRecord, Context, RecordDict
 
 from reconciler.flowerapp.settings import Control, Pointer
-from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
+from reconciler.runtime.progress import Directive, ProgressRejected, ProgressReport, ReportKind
 from reconciler.sdk import APP_CONTROL_KEY, Controller, checkpoint_bytes, load_checkpoint
+from reconciler.sdk.controller import ProgressUnauthorised
 
 
 class Sink:
@@ -119,3 +121,26 @@ def test_the_sdk_exports_exactly_its_public_names() -> None:
         "checkpoint_bytes",
         "load_checkpoint",
     ]
+
+
+def test_a_refused_report_is_logged_and_a_refused_token_raises(tmp_path: Path) -> None:
+    class Refusing(Sink):
+        def __init__(self, error: ProgressRejected) -> None:
+            super().__init__()
+            self.error = error
+
+        def report(self, r: ProgressReport) -> Directive:
+            super().report(r)
+            raise self.error
+
+    control = Control("acme/sdk", 1, 1, 1, (tmp_path / "c").as_uri(), str(tmp_path), "u")
+    stop = ProgressRejected("no", status=409, reason="superseded", directive=Directive.STOP)
+    controller = Controller.from_context(context(control.to_json()), sink=Refusing(stop))
+    assert controller.round_started(1, [1]) is Directive.STOP
+    assert controller.refused == 2  # round_started and the client's report, both logged
+
+    bad = ProgressRejected("HTTP 401", status=401, reason="bad-token")
+    controller = Controller.from_context(context(control.to_json()), sink=Refusing(bad))
+    with pytest.raises(ProgressUnauthorised, match="progress key does not match"):
+        controller.round_started(1)
+    controller.failed("the run ends")  # reporting the failure does not raise again

@@ -9,7 +9,7 @@ import pytest
 from reconciler.artifacts import ArtifactNotFound, StoreUnavailable
 from reconciler.flowerapp.server import FederationFailed, FederationRun
 from reconciler.flowerapp.settings import Control
-from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
+from reconciler.runtime.progress import Directive, ProgressRejected, ProgressReport, ReportKind
 
 CONTROL = Control("acme/digits", 1, 1, 1, "file:///tmp/ckpt", "/tmp", "http://x/")
 
@@ -46,3 +46,49 @@ def test_a_missing_object_fails_the_federation(monkeypatch: pytest.MonkeyPatch) 
     sink = run_raising(ArtifactNotFound("no bucket 'b'"), monkeypatch)
     assert [r.kind for r in sink.reports] == [ReportKind.FAILED]
     assert "no bucket" in sink.reports[0].message
+
+
+class Refusing(Sink):
+    """Refuses reports of the given kinds the way ProgressClient reports a 4xx."""
+
+    def __init__(self, kinds: dict[ReportKind, ProgressRejected]) -> None:
+        super().__init__()
+        self.kinds = kinds
+
+    def report(self, r: ProgressReport) -> Directive:
+        super().report(r)
+        if r.kind in self.kinds:
+            raise self.kinds[r.kind]
+        return Directive.CONTINUE
+
+
+def test_a_refused_report_is_logged_and_the_run_goes_on() -> None:
+    refused = ProgressRejected("no", status=409, reason="out-of-order")
+    sink = Refusing({ReportKind.CHECKPOINT: refused})
+    run = FederationRun(grid=None, control=CONTROL, sink=sink, run_id=7)  # type: ignore[arg-type]
+
+    assert run.report(ReportKind.CHECKPOINT, 1) is Directive.CONTINUE
+    assert run.report(ReportKind.ROUND_STARTED, 2) is Directive.CONTINUE  # still reporting
+    assert run.refused == 1
+    assert [r.kind for r in sink.reports] == [ReportKind.CHECKPOINT, ReportKind.ROUND_STARTED]
+
+
+def test_a_refusal_with_a_directive_is_obeyed() -> None:
+    stop = ProgressRejected("no", status=409, reason="superseded", directive=Directive.STOP)
+    sink = Refusing({ReportKind.ROUND_STARTED: stop})
+    run = FederationRun(grid=None, control=CONTROL, sink=sink, run_id=7)  # type: ignore[arg-type]
+
+    assert run.report(ReportKind.ROUND_STARTED, 2) is Directive.STOP
+
+
+def test_a_refused_token_fails_the_run_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    unauthorised = ProgressRejected("HTTP 401 (bad-token)", status=401, reason="bad-token")
+    sink = Refusing({kind: unauthorised for kind in ReportKind})
+    run = FederationRun(grid=None, control=CONTROL, sink=sink, run_id=7)  # type: ignore[arg-type]
+    monkeypatch.setattr(run, "_run", lambda plan: run.report(ReportKind.ROUND_STARTED, 1))
+    monkeypatch.setattr("reconciler.flowerapp.server.parse_plan", lambda doc: doc)
+
+    with pytest.raises(FederationFailed, match="progress key does not match"):
+        run.run("{}")
+    # It tried to report its failure too (refused as well), and did not loop.
+    assert [r.kind for r in sink.reports] == [ReportKind.ROUND_STARTED, ReportKind.FAILED]

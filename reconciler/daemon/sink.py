@@ -260,7 +260,10 @@ class RecordingSink:
         with self._lock:
             known = self._starts.get(slot)
         if known is None:
-            known = self.store.start_round_of(key, generation, attempt) or 1
+            found = self.store.start_round_of(key, generation, attempt)
+            if found is None:
+                return 1  # no launch event (a record written by hand): not kept
+            known = found
             with self._lock:
                 if len(self._starts) > 10_000:
                     self._starts.clear()

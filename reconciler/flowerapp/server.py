@@ -30,6 +30,7 @@ import tempfile
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from logging import INFO, WARNING
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,11 +67,12 @@ from reconciler.flowerapp.strategies import build_strategy
 from reconciler.runtime.progress import (
     ArtifactInfo,
     Directive,
-    ProgressRejected,
     ProgressReport,
     ProgressSink,
+    ProgressUnauthorised,
     ReportKind,
     run_client,
+    send_report,
 )
 from reconciler.telemetry.names import (
     AGGREGATE,
@@ -148,16 +150,16 @@ class FederationRun:
             **extra,  # type: ignore[arg-type]
         )
         try:
-            self.directive = self.sink.report(report)
-        except ProgressRejected as exc:
-            self.refused += 1
-            log(WARNING, "the daemon refused the %s report of round %d: %s", kind, rnd, exc)
-            if exc.unauthorised and not self._failing:
-                raise FederationFailed(
-                    f"the daemon refused this run's progress token ({exc}): the SuperLink's "
-                    "progress key does not match the daemon's (docs/security.md)"
-                ) from None
-            self.directive = exc.directive or self.directive
+            self.directive, refused = send_report(
+                self.sink,
+                report,
+                current=self.directive,
+                failing=self._failing,
+                warn=partial(log, WARNING),
+            )
+        except ProgressUnauthorised as exc:
+            raise FederationFailed(str(exc)) from None
+        self.refused += refused
         return self.directive
 
     def run(self, federation_json: str) -> None:

@@ -304,6 +304,36 @@ class ProgressRejected(Exception):
         return self.status == 401
 
 
+class ProgressUnauthorised(Exception):
+    """The daemon does not accept this run's token: the SuperLink's key is not the daemon's."""
+
+
+def send_report(
+    sink: ProgressSink,
+    report: ProgressReport,
+    *,
+    current: Directive,
+    failing: bool,
+    warn: Callable[..., object] = log.warning,
+) -> tuple[Directive, bool]:
+    """Send one report of a run: (the directive to follow now, whether it was refused).
+
+    Shared by the built-in ServerApp and the SDK. A refused report is logged with `warn`
+    and the run goes on, obeying the daemon's directive when the refusal carries one (else
+    `current`); a refused token raises `ProgressUnauthorised`, since nothing the run reports
+    can count, unless the run is `failing` already (its failure report must not raise)."""
+    try:
+        return sink.report(report), False
+    except ProgressRejected as exc:
+        warn("the daemon refused the %s report of round %d: %s", report.kind, report.round, exc)
+        if exc.unauthorised and not failing:
+            raise ProgressUnauthorised(
+                f"the daemon refused this run's progress token ({exc}): the SuperLink's "
+                "progress key does not match the daemon's (docs/security.md)"
+            ) from None
+        return exc.directive or current, True
+
+
 class _Unreachable(Exception):
     def __init__(self, failure: Exception | None) -> None:
         super().__init__(str(failure))

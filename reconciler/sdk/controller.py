@@ -33,20 +33,16 @@ from reconciler.flowerapp.settings import Control, parse_control
 from reconciler.runtime.progress import (
     ArtifactInfo,
     Directive,
-    ProgressRejected,
     ProgressReport,
     ProgressSink,
     ReportKind,
     run_client,
+    send_report,
 )
 from reconciler.specs.apps import APP_CONTROL_KEY
 
 CHECKPOINT_FORMAT = "npz"
 log = logging.getLogger(__name__)
-
-
-class ProgressUnauthorised(Exception):
-    """The daemon does not accept this run's token: the SuperLink's key is not the daemon's."""
 
 
 class Standalone:
@@ -139,17 +135,10 @@ class Controller:
             round=rnd,
             **extra,  # type: ignore[arg-type]
         )
-        try:
-            self.directive = self.sink.report(report)
-        except ProgressRejected as exc:
-            self.refused += 1
-            log.warning("the daemon refused the %s report of round %d: %s", kind, rnd, exc)
-            if exc.unauthorised and not self._failing:
-                raise ProgressUnauthorised(
-                    f"the daemon refused this run's progress token ({exc}): the SuperLink's "
-                    "progress key does not match the daemon's (docs/security.md)"
-                ) from None
-            self.directive = exc.directive or self.directive
+        self.directive, refused = send_report(
+            self.sink, report, current=self.directive, failing=self._failing, warn=log.warning
+        )
+        self.refused += refused
         return self.directive
 
     def round_started(self, rnd: int, nodes: Iterable[int] = ()) -> Directive:

@@ -9,9 +9,14 @@ import pytest
 from flwr.app import ArrayRecord, Context, RecordDict
 
 from reconciler.flowerapp.settings import Control, Pointer
-from reconciler.runtime.progress import Directive, ProgressRejected, ProgressReport, ReportKind
+from reconciler.runtime.progress import (
+    Directive,
+    ProgressRejected,
+    ProgressReport,
+    ProgressUnauthorised,
+    ReportKind,
+)
 from reconciler.sdk import APP_CONTROL_KEY, Controller, checkpoint_bytes, load_checkpoint
-from reconciler.sdk.controller import ProgressUnauthorised
 
 
 class Sink:

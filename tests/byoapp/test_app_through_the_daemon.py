@@ -12,6 +12,7 @@ import yaml
 
 from reconciler.daemon.service import Daemon, Parts
 from reconciler.model import FederationKey, Phase
+from reconciler.plan import PlanOptions
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
 from reconciler.runtime.flower import FlowerRuntime
@@ -25,11 +26,15 @@ from reconciler.settings import (
     SourceSettings,
 )
 from reconciler.source import GitSource
+from reconciler.specs.policyfile import load_policy
 from reconciler.store import Store
 from tests.byoapp.apprepo import APPS, app_spec
 from tests.source.gitutil import isolated_git, make_remote
+from tests.support.policies import EXAMPLE_POLICY
 
 __all__ = ["isolated_git"]
+
+POLICY = load_policy(EXAMPLE_POLICY)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -73,6 +78,7 @@ def test_an_app_without_the_sdk_completes_with_its_rounds_shown(
         artifacts=ArtifactSettings(root=str(tmp_path / "artifacts")),
         report=ReportSettings(workdir=tmp_path / "status"),
         http=HttpSettings(port=0),
+        plan=PlanOptions(policy=POLICY),  # acme may bring its own app
     )
     flower = LocalFlower(tmp_path / "flower", supernodes=2, progress_key=PROGRESS_KEY)
     with flower, Store.connect(pg_url) as store:

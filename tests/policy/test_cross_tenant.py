@@ -31,6 +31,7 @@ spec:
     outputBucket: {bucket}
     prefix: {prefix}
 """
+POLICY_HEAD = "apiVersion: thunderline.okocorp/v1\nkind: TenantPolicy\n"
 DEFAULTS = {
     "model": "models/init.npz",
     "shard": "data/shard-0.npz",
@@ -83,10 +84,19 @@ ALLOWED = {
 }
 
 
-def validate(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list]:
+def write_repo(tmp_path: Path, text: str, policy: str | None = None) -> tuple[Path, list[str]]:
+    """The probe spec in a repository at `tmp_path`, and the --policy flag for `policy`."""
     spec = tmp_path / "specs" / "acme" / "probe.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(text)
+    if policy is None:
+        return spec, []
+    (tmp_path / "policy.yaml").write_text(POLICY_HEAD + policy)
+    return spec, ["--policy", str(tmp_path / "policy.yaml")]
+
+
+def validate(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list]:
+    write_repo(tmp_path, text)
     code = main(["validate", str(tmp_path), "--output", "json"])
     return code, json.loads(capsys.readouterr().out)["problems"]
 
@@ -114,10 +124,8 @@ def test_what_stays_in_the_tenants_own_places_is_valid(
 def test_inputs_denied_by_default_are_allowed_when_the_policy_lists_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        "apiVersion: thunderline.okocorp/v1\nkind: TenantPolicy\ntenants:\n"
-        "  acme:\n    read: ['file:///srv/datasets/{tenant}/', 's3://shared/public/']\n"
+    policy = (
+        "tenants:\n  acme:\n    read: ['file:///srv/datasets/{tenant}/', 's3://shared/public/']\n"
     )
     text = MINIMAL.format(
         **{
@@ -126,28 +134,20 @@ def test_inputs_denied_by_default_are_allowed_when_the_policy_lists_them(
             "model": "s3://shared/public/m.npz",
         }
     )
-    spec = tmp_path / "specs" / "acme" / "probe.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(text)
-    assert main(["validate", str(tmp_path), "--policy", str(policy)]) == 0
+    spec, flag = write_repo(tmp_path, text, policy)
+    assert main(["validate", str(tmp_path), *flag]) == 0
     # The same read list does not open another tenant's folder under the placeholder.
     spec.write_text(text.replace("/datasets/acme/", "/datasets/globex/"))
-    assert main(["validate", str(tmp_path), "--policy", str(policy)]) == 1
+    assert main(["validate", str(tmp_path), *flag]) == 1
     assert "may not read 'file:///srv/datasets/globex/a.npz'" in capsys.readouterr().out
 
 
 def test_a_bucket_outside_the_write_list_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        "apiVersion: thunderline.okocorp/v1\nkind: TenantPolicy\n"
-        "defaults:\n  write: [fl-checkpoints]\n"
-    )
-    spec = tmp_path / "specs" / "acme" / "probe.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(MINIMAL.format(**{**DEFAULTS, "bucket": "s3://globex-private"}))
-    assert main(["validate", str(tmp_path), "--policy", str(policy), "-o", "json"]) == 1
+    text = MINIMAL.format(**{**DEFAULTS, "bucket": "s3://globex-private"})
+    _, flag = write_repo(tmp_path, text, "defaults:\n  write: [fl-checkpoints]\n")
+    assert main(["validate", str(tmp_path), *flag, "-o", "json"]) == 1
     [problem] = json.loads(capsys.readouterr().out)["problems"]
     assert (problem["field"], problem["line"], problem["policy"]) == (
         "spec.artifacts.outputBucket",

@@ -14,28 +14,12 @@ import pytest
 from reconciler.cli import main
 from reconciler.specs import check_file
 from reconciler.specs.policy import Policy, TenantRules
+from tests.policy.test_cross_tenant import DEFAULTS, MINIMAL
 
-SPEC = """\
-apiVersion: thunderline.okocorp/v1
-kind: FederationSpec
-metadata:
-  name: probe
-  tenant: acme
-spec:
-  modelRef:
-    uri: models/init.npz
-  strategy:
-    name: custom
-    params:
-      class: {strategy}
-  rounds:
-    total: 1
-  datasetSpec:
-    shards:
-      - uri: data/shard-0.npz
-  artifacts:
-    outputBucket: s3://fl-checkpoints
-"""
+# MINIMAL with a custom strategy: its class lands on line 12, column 14.
+SPEC = MINIMAL.format(**DEFAULTS).replace(
+    "    name: fedavg\n", "    name: custom\n    params:\n      class: {strategy}\n"
+)
 HOSTILE = ["os:system", "subprocess:Popen", "ensurepip.__main__:X", "this:X"]
 MARKER_MODULE = "thunderline_marker_strategy"
 
@@ -58,7 +42,7 @@ def marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def write_spec(root: Path, strategy: str) -> Path:
     path = root / "specs" / "acme" / "probe.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SPEC.format(strategy=strategy))
+    path.write_text(SPEC.replace("{strategy}", strategy))
     return path
 
 

@@ -41,7 +41,7 @@ def test_checkpoints_land_in_the_specs_bucket_and_read_back_verified(
     _, client, bucket = s3
     for name, value in radosgw.env.items():  # what SuperLink and its app processes inherit
         monkeypatch.setenv(name, value)
-    document = {"spec": {"artifacts": {"outputBucket": f"s3://{bucket}", "prefix": "acme/digits"}}}
+    document = {"spec": {"artifacts": {"outputBucket": f"s3://{bucket}", "prefix": "digits"}}}
     base = checkpoint_base(document, FederationKey("acme", "digits"), 2, root=None)
     control = Control("acme/digits", 2, 1, 1, base, str(tmp_path), "http://unused")
     sink = Recorder()

@@ -73,6 +73,12 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class LeaderSettings:
+    poll: float = 1.0  # seconds between a standby's lock attempts; a failover takes at most one
+    jitter: float = 0.2  # +- fraction of `poll`, so standbys do not align
+
+
+@dataclass(frozen=True)
 class Backoff:
     """Delays between retries, in seconds; the last repeats. Reset after a success."""
 
@@ -93,4 +99,6 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     plan: PlanOptions = field(default_factory=PlanOptions)
+    # Retries while a part is down; today the leader lock's attempts during a database outage.
     backoff: Backoff = field(default_factory=Backoff)
+    leader: LeaderSettings = field(default_factory=LeaderSettings)

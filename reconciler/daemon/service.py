@@ -3,9 +3,10 @@
 Triggers (the APScheduler interval job, the webhook, the file watcher, progress reports) only
 call `request_cycle`; a single worker thread runs `Reconciler.cycle()`, so two cycles never
 overlap and requests that arrive during a cycle coalesce into one more. Before every cycle
-the worker checks the leader lock: a standby waits, and a leader whose lock connection died
-stops acting at once. `stop()` (SIGTERM) lets the running cycle finish, then releases the
-lock and shuts every thread down.
+the worker asks the election (`election.py`): a standby waits, and a leader whose lock
+connection died stops acting at once. A standby's worker also wakes on its own when the next
+lock attempt is due, so leadership needs no timer of its own. `stop()` (SIGTERM) lets the
+running cycle finish, then releases the lock and shuts every thread down.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from reconciler.apply import Applier, LaunchContext
 from reconciler.daemon import memory
 from reconciler.daemon.cycle import CycleOutcome, Reconciler
 from reconciler.daemon.desired import denied_by_tenant
+from reconciler.daemon.election import Election, Role
 from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
@@ -36,7 +38,7 @@ from reconciler.runtime.base import Runtime
 from reconciler.runtime.logprogress import LogFollower
 from reconciler.settings import Settings
 from reconciler.source import GitSource, Watcher, watch_repository
-from reconciler.store import LeaderLock, Store, StoreError
+from reconciler.store import LeaderLock, Store
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.names import DAEMON_SERVICE
 from reconciler.telemetry.tracing import Tracing
@@ -62,7 +64,9 @@ class Daemon:
         self.settings = settings
         self.parts = parts
         self.metrics = Metrics()
-        self.role = "starting"
+        self.election = Election(
+            poll=settings.leader.poll, jitter=settings.leader.jitter, backoff=settings.backoff
+        )
         self.last_outcome: CycleOutcome | None = None
         self._wake = threading.Event()
         self._finished = threading.Condition()
@@ -146,6 +150,14 @@ class Daemon:
         self.tracing.shutdown()
         self.role = "stopped"
 
+    @property
+    def role(self) -> Role:
+        return self.election.role
+
+    @role.setter
+    def role(self, role: Role) -> None:
+        self.election.role = role
+
     def request_cycle(self, why: str = "") -> None:
         log.debug("cycle requested: %s", why)
         self._wake.set()
@@ -161,7 +173,7 @@ class Daemon:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait()
+            self._wake.wait(self.election.due_in())  # a standby also wakes for its lock poll
             self._wake.clear()
             if self._stopping.is_set() or not self._lead():
                 continue
@@ -179,24 +191,9 @@ class Daemon:
 
     def _lead(self) -> bool:
         """True while this replica holds (or just took) the leader lock."""
-        leader = self.parts.leader
-        if leader is None:
-            self.role = "leader"
-        elif self.role == "leader" and not leader.is_held():
-            log.error("lost the leader lock: not acting until it is taken again")
-            self.role = "standby"
-        elif self.role != "leader":
-            try:
-                self.role = "leader" if leader.try_acquire() else "standby"
-            except StoreError as exc:
-                log.warning("leader election: %s", exc)
-                self.role = "standby"
-        if self.role == "standby":
-            # Poll the lock sooner than the interval, also right after losing it: failover
-            # should not wait a whole cycle.
-            threading.Timer(1.0, self.request_cycle, args=["standby"]).start()
-        self.metrics.leader.set(1 if self.role == "leader" else 0)
-        return self.role == "leader"
+        leading = self.election.lead(self.parts.leader)
+        self.metrics.leader.set(1 if leading else 0)
+        return leading
 
     def _after_cycle(self, outcome: CycleOutcome) -> None:
         self.last_outcome = outcome

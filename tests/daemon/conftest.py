@@ -20,14 +20,16 @@ from reconciler.report import StatusWriter
 from reconciler.runtime.fake import FakeRuntime
 from reconciler.settings import (
     ArtifactSettings,
+    Backoff,
     HttpSettings,
+    LeaderSettings,
     ReportSettings,
     Settings,
     SourceSettings,
 )
 from reconciler.source import GitSource
 from reconciler.specs.policy import DEFAULT_POLICY, Policy
-from reconciler.store import Store
+from reconciler.store import LeaderLock, Store
 from tests.source.gitutil import Remote, git, isolated_git, make_remote
 
 __all__ = ["isolated_git"]
@@ -75,6 +77,9 @@ def make_world(  # type: ignore[no-untyped-def]
     files: dict | None = None,
     interval: float = 3600,
     policy: Policy = DEFAULT_POLICY,
+    leader: LeaderLock | None = None,
+    leader_settings: LeaderSettings | None = None,
+    backoff: Backoff | None = None,
 ):
     (tmp / "git").mkdir()
     remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
@@ -87,13 +92,15 @@ def make_world(  # type: ignore[no-untyped-def]
         report=ReportSettings(workdir=tmp / "status"),
         http=HttpSettings(port=0),
         plan=PlanOptions(prune=prune, policy=policy),
+        leader=leader_settings or LeaderSettings(),
+        backoff=backoff or Backoff(),
     )
     parts = Parts(
         store=store,
         runtime=runtime,
         source=GitSource(remote.url, tmp / "source", sparse_excludes=WORKTREE_EXCLUDES),
         writer=StatusWriter(tmp / "status", remote=remote.url, retry_delays=(0.05, 0.1, 0.2)),
-        leader=None,
+        leader=leader,
         progress_secret=b"progress-test-secret",
         webhook_secret=WEBHOOK_SECRET,
     )

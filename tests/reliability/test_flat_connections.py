@@ -1,0 +1,174 @@
+"""A standby and a leader in a database outage keep their connections and threads flat.
+
+Real PostgreSQL, the in-memory Flower runtime, a short interval (0.2 s) and lock poll (0.2 s),
+so that a timer started per pass (the old bug: one more 1 s poll chain per pass, never
+merged) would show within seconds. Connections are counted three ways: sessions the server
+started in the test's database (`pg_stat_database.sessions`, which sees even sessions that
+lived a millisecond), the lock's own count of connection attempts, and the lock's session in
+`pg_stat_activity` (same pid, same backend_start throughout). The outage refuses new
+connections to this test's database only (`ALLOW_CONNECTIONS false`, its sessions
+terminated), so other tests on the shared server are not disturbed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from reconciler.daemon.service import Daemon
+from reconciler.settings import Backoff, LeaderSettings
+from reconciler.store import LeaderLock
+from tests.conftest import ADMIN_URL
+from tests.daemon.conftest import World, make_world
+
+pytestmark = pytest.mark.pg
+
+WINDOW = 4.0  # seconds per counting window
+WINDOWS = 3
+POLL = LeaderSettings(poll=0.2, jitter=0.2)
+
+
+@dataclass
+class Window:
+    sessions: int  # sessions the server started in the database during the window
+    connects: int  # the daemon's lock connection attempts during the window
+    attempts: int  # the daemon's lock attempts during the window
+    threads: int  # threads alive at the window's end
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> float:
+    began = time.monotonic()
+    while not check():
+        assert time.monotonic() - began < timeout, "condition not reached in time"
+        time.sleep(0.05)
+    return time.monotonic() - began
+
+
+@contextmanager
+def admin() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        yield conn
+
+
+def server_sessions(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> int:
+    row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (db,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def lock_sessions(conn: psycopg.Connection[tuple[Any, ...]], app: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = %s", (app,)
+    ).fetchall()
+
+
+def count_windows(
+    conn: psycopg.Connection[tuple[Any, ...]], db: str, daemon: Daemon, lock: LeaderLock
+) -> list[Window]:
+    """WINDOWS windows of WINDOW seconds: what started in each, threads at each end."""
+
+    def counts() -> tuple[int, int, int]:
+        return server_sessions(conn, db), lock.connects, daemon.election.attempts
+
+    windows, last = [], counts()
+    for _ in range(WINDOWS):
+        time.sleep(WINDOW)
+        now = counts()
+        windows.append(
+            Window(*(n - b for n, b in zip(now, last, strict=True)), threading.active_count())
+        )
+        last = now
+    print(f"\n{daemon.role}: {windows}")
+    return windows
+
+
+@pytest.fixture
+def stopping() -> Iterator[list[World]]:
+    worlds: list[World] = []
+    yield worlds
+    for world in worlds:
+        world.daemon.stop()
+        world.store.close()
+
+
+def test_a_standby_keeps_one_session_and_one_timer_then_takes_over_on_it(
+    tmp_path: Path, pg_url: str, stopping: list[World]
+) -> None:
+    db = pg_url.rsplit("/", 1)[1]
+    holder = LeaderLock(pg_url, application_name="tl-test-holder")
+    assert holder.try_acquire()  # another replica leads
+    lock = LeaderLock(pg_url, application_name="tl-test-standby")
+    try:
+        world = make_world(tmp_path, pg_url, interval=0.2, leader=lock, leader_settings=POLL)
+        stopping.append(world)
+        wait_until(lambda: world.daemon.role == "standby", 10)
+        with admin() as conn:
+            session = lock_sessions(conn, "tl-test-standby")
+            windows = count_windows(conn, db, world.daemon, lock)
+            assert lock_sessions(conn, "tl-test-standby") == session and len(session) == 1
+
+            assert [w.sessions for w in windows] == [0] * WINDOWS
+            assert [w.connects for w in windows] == [0] * WINDOWS and lock.connects == 1
+            assert windows[-1].threads <= windows[0].threads
+            for w in windows:  # one attempt per poll (0.2 s +- 20 %), not one per wake-up
+                assert WINDOW / 0.24 - 2 <= w.attempts <= WINDOW / 0.16 + 2
+            assert world.daemon.cycles == 0 and world.daemon.readiness()["ready"]
+
+            holder.release()  # the leader goes away
+            took = wait_until(lambda: world.daemon.role == "leader", 5)
+            print(f"standby leads {took:.2f} s after the lock was freed")
+            assert took < 0.24 + 1.0  # within one poll, with room for a loaded machine
+            wait_until(lambda: world.daemon.cycles >= 1, 30)
+            assert lock_sessions(conn, "tl-test-standby") == session  # taken on the kept one
+            assert lock.connects == 1
+    finally:
+        holder.release()
+
+
+def test_a_leader_backs_off_while_its_database_refuses_connections(
+    tmp_path: Path, pg_url: str, stopping: list[World]
+) -> None:
+    db = pg_url.rsplit("/", 1)[1]
+    lock = LeaderLock(pg_url, application_name="tl-test-leader")
+    world = make_world(
+        tmp_path,
+        pg_url,
+        interval=0.2,
+        leader=lock,
+        leader_settings=POLL,
+        backoff=Backoff(delays=(0.5, 1.0, 2.0, 4.0)),
+    )
+    stopping.append(world)
+    world.cycle()
+    assert world.daemon.role == "leader"
+    with admin() as conn:
+        try:
+            conn.execute(f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (db,),
+            )
+            wait_until(lambda: world.daemon.role == "standby", 5)  # stopped acting at once
+            cycles = world.daemon.cycles
+            windows = count_windows(conn, db, world.daemon, lock)
+            assert world.daemon.cycles == cycles  # nothing acted on during the outage
+        finally:
+            conn.execute(f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS true')
+        attempts = [w.attempts for w in windows]
+        # Backoff 0.5, 1, 2, 4 s: about 4, 1, 1 attempts; a fixed 0.2 s poll would be 20 each.
+        assert sum(attempts) <= 8 and attempts[-1] <= 2 and attempts[-1] <= attempts[0]
+        assert [w.connects for w in windows] == attempts  # each attempt is one connect, no more
+        assert [w.sessions for w in windows] == [0] * WINDOWS
+        assert windows[-1].threads <= windows[0].threads
+
+        back = wait_until(lambda: world.daemon.role == "leader", 4.0 * 1.2 + 2)
+        print(f"leads again {back:.2f} s after the database accepted connections")
+        world.cycle()
+        assert len(lock_sessions(conn, "tl-test-leader")) == 1

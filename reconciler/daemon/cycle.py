@@ -42,6 +42,10 @@ class CycleOutcome:
     source_error: str = ""  # the fetch failed; desired state is the last good one
     runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
     store_error: str = ""  # the cycle stopped: nothing was acted on
+    store_write_error: str = ""  # a write that does not stop the cycle failed (run statuses,
+    # the cycle record, the report's read): retried next cycle
+    push_error: str = ""  # the report step could not push status files
+    pushed: bool | None = None  # the report step pushed (True), failed to (False), or did not try
     duration: float = 0.0
     fetch_duration: float | None = None  # seconds the fetch took, failed or not; None: not tried
 
@@ -72,6 +76,12 @@ def _same_inputs(before: _PlanInputs, now: _PlanInputs) -> bool:
         and all(r1[k] is record for k, record in r0.items())
         and o0 == o1
     )
+
+
+def run_status(run: RunObservation) -> tuple[str, str, str]:
+    """The (status, sub_status, details) recorded for a run: `running`, `finished:completed`."""
+    status = f"{run.status}:{run.sub_status}" if run.sub_status else run.status
+    return (status, run.sub_status, run.details)
 
 
 def latest_runs(observations: list[RunObservation]) -> dict[FederationKey, RunObservation]:
@@ -118,6 +128,8 @@ class Reconciler:
         self._prune_held: frozenset[FederationKey] = frozenset()
         self._held_logged: tuple[str | None, int] = (None, 0)  # the mass deletion last logged
         self.last_fetch_ok: float | None = None  # monotonic time of the last good fetch
+        # run id -> (status, sub_status, details) as last written to `runs` by this process
+        self._run_statuses: dict[int, tuple[str, str, str]] = {}
 
     def cycle(self) -> CycleOutcome:
         outcome = CycleOutcome(started_at=datetime.now(UTC))
@@ -269,7 +281,29 @@ class Reconciler:
         except RuntimeFailure as exc:
             outcome.runtime_error = f"Flower runtime unavailable: {exc}"
             return None
+        self._record_run_statuses(observations, outcome)
         return latest_runs(observations)
+
+    def _record_run_statuses(
+        self, observations: list[RunObservation], outcome: CycleOutcome
+    ) -> None:
+        """`runs.status` follows Flower's: the runs whose status changed since this process
+        last wrote it, in one statement (all observed runs once after a start). A failure
+        costs nothing but the write: it is tried again next cycle."""
+        known = self._run_statuses
+        changed = {
+            run.run_id: seen
+            for run in observations
+            if known.get(run.run_id) != (seen := run_status(run))
+        }
+        if not changed:
+            return
+        try:
+            self.store.update_run_statuses([(run_id, *s) for run_id, s in changed.items()])
+        except StoreError as exc:
+            outcome.store_write_error = f"run statuses not recorded: {exc}"
+            return
+        known.update(changed)
 
     def _record(self, outcome: CycleOutcome) -> None:
         if outcome.store_error:
@@ -282,5 +316,5 @@ class Reconciler:
                 actions=len(outcome.results),
                 errors=outcome.errors,
             )
-        except StoreError as exc:
-            log.warning("could not record the cycle: %s", exc)
+        except StoreError as exc:  # logged by the daemon's FailureLog, with the other steps
+            outcome.store_write_error = f"could not record the cycle: {exc}"

@@ -2,11 +2,14 @@
 
 `apply` records a run right after submitting it and looks it up after a crash
 (`run_for`), so a retry adopts the run it already started instead of submitting a second
-one; the runtime's observations update its status. Part of `Store`.
+one; the daemon records the runtime's observations (`update_run_statuses`, changes only,
+in one statement), so `runs.status` reads e.g. `running` or `finished:completed`. Part of
+`Store`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from reconciler import lifecycle
@@ -75,6 +78,25 @@ class Runs(Database):
             )
             if cur.rowcount == 0:
                 raise NotFound(f"run {run_id} is not recorded")
+
+    def update_run_statuses(self, changes: Sequence[tuple[int, str, str, str]]) -> int:
+        """Record the runtime's (run_id, status, sub_status, details) for many runs in one
+        statement; rows already holding those values are not rewritten, runs not recorded
+        are skipped. Returns how many rows changed."""
+        if not changes:
+            return 0
+        run_ids, statuses, subs, details = (list(column) for column in zip(*changes, strict=True))
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE runs SET status = v.status, sub_status = v.sub_status,"
+                " details = v.details, updated_at = now()"
+                " FROM unnest(%s::numeric[], %s::text[], %s::text[], %s::text[])"
+                " AS v(run_id, status, sub_status, details)"
+                " WHERE runs.run_id = v.run_id AND (runs.status, runs.sub_status, runs.details)"
+                " IS DISTINCT FROM (v.status, v.sub_status, v.details)",
+                (run_ids, statuses, subs, details),
+            )
+            return cur.rowcount
 
     def runs(self, key: FederationKey) -> list[RunRecord]:
         """Every run of the federation, oldest generation and attempt first."""

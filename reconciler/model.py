@@ -254,6 +254,7 @@ class ConditionType(enum.StrEnum):
     ORPHANED = "Orphaned"
     POLICY_DENIED = "PolicyDenied"  # the spec breaks its tenant's policy: never started
     PRUNE_BLOCKED = "PruneBlocked"  # a mass deletion waits for a person to confirm it
+    QUEUED = "Queued"  # a new federation waits for a free slot of its tenant's maxConcurrent
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,12 @@ def register(sub: Any) -> None:
     p.add_argument("--public-url", help="URL at which Flower apps reach this daemon")
     p.add_argument("--no-leader-election", action="store_true")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one object per line (time, level, logger, message) for log shippers",
+    )
     add_policy_argument(p)
     p.set_defaults(handler=run)
 
@@ -129,4 +135,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, PolicyInvalid) as exc:
         print(f"reconciler run: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    return serve(settings, log_level=args.log_level, leader_election=not args.no_leader_election)
+    return serve(
+        settings,
+        log_level=args.log_level,
+        leader_election=not args.no_leader_election,
+        log_format=args.log_format,
+    )

@@ -1,8 +1,10 @@
 """`reconciler status [NAME]`: a table of the recorded federations (or JSON).
 
 Reads the store only: phase, round x/N, the last completed round's metrics, the latest
-model artifact and the age of each federation. NAME is `tenant/name` or a bare name.
-Exit codes: 0 shown, 1 NAME not recorded, 2 database error.
+model artifact and the age of each federation; then the specs that never became a
+federation (phase `Invalid` with every problem, or `Pending` while queued) and, in text, the
+last error of each daemon step. NAME is `tenant/name` or a bare name.
+Exit codes: 0 shown, 1 NAME neither recorded nor reported, 2 database error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from reconciler.cli.common import add_database_argument, fail, open_store
 
 if TYPE_CHECKING:
     from reconciler.store import StatusRow
+    from reconciler.store.findings import SpecFindingRow, StepErrorRow
 
 _HEADERS = ("TENANT", "NAME", "PHASE", "ROUND", "LAST METRICS", "ARTIFACT", "AGE")
 
@@ -40,19 +43,69 @@ def run(args: argparse.Namespace) -> int:
     try:
         with open_store(args, create=False, announce=False) as store:
             rows = store.status_rows(args.name)
+            specs = store.spec_findings(args.name)
+            errors = [] if args.name else store.step_errors()
     except StoreError as exc:
         return fail("status", exc)
-    if args.name and not rows:
+    if args.name and not rows and not specs:
         print(f"reconciler status: no federation named {args.name!r} is recorded", file=sys.stderr)
         return 1
     now = datetime.now(UTC)
     if args.output == "json":
-        print(json.dumps([_as_json(row) for row in rows], indent=2))
-    elif rows:
-        print(render_table([_as_cells(row, now) for row in rows]))
-    else:
-        print("No federations recorded.")
+        listed = [_as_json(row) for row in rows] + [_finding_json(spec) for spec in specs]
+        print(json.dumps(listed, indent=2))
+        return 0
+    cells = [_as_cells(row, now) for row in rows] + [_finding_cells(spec) for spec in specs]
+    print(render_table(cells) if cells else "No federations recorded.")
+    for block in (render_problems(specs), render_errors(errors)):
+        if block:
+            print(f"\n{block}")
     return 0
+
+
+def render_problems(specs: Sequence[SpecFindingRow]) -> str:
+    """Every problem of each spec that has no federation, located FILE:LINE:COL."""
+    lines = []
+    for spec in specs:
+        lines.append(f"{spec.key} ({spec.phase}, {spec.reason}): {spec.message}")
+        lines += [f"  {problem}" for problem in spec.problems]
+    return "\n".join(lines)
+
+
+def render_errors(errors: Sequence[StepErrorRow]) -> str:
+    """The daemon's last error per step, failing or since recovered."""
+    if not errors:
+        return ""
+    lines = ["LAST ERRORS"]
+    for e in errors:
+        state = (
+            f"failing since {_stamp(e.since)} ({e.count}x)"
+            if e.failing
+            else f"recovered at {_stamp(e.last_seen)} (failed {e.count}x)"
+        )
+        lines.append(f"{e.step}: {state}: {e.message}")
+    return "\n".join(lines)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _finding_cells(spec: SpecFindingRow) -> list[str]:
+    return [spec.key.tenant, spec.key.name, spec.phase, "-", "-", "-", "-"]
+
+
+def _finding_json(spec: SpecFindingRow) -> dict[str, Any]:
+    return {
+        "tenant": spec.key.tenant,
+        "name": spec.key.name,
+        "phase": spec.phase,
+        "reason": spec.reason,
+        "recorded": False,
+        "specPath": spec.path,
+        "message": spec.message,
+        "problems": list(spec.problems),
+    }
 
 
 def render_table(rows: Sequence[Sequence[str]]) -> str:

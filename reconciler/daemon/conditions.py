@@ -3,7 +3,8 @@
 The vocabulary is fixed (`model.ConditionType`): `Ready`, `Reconciling` and `Stalled` are
 always present; a step's failure condition (`SpecInvalid`, `PolicyDenied`, `SourceUnavailable`,
 `RuntimeUnavailable`, `ApplyFailed`, `Orphaned`, `PruneBlocked`) appears while it holds and is
-removed when it clears, as Flux does. `lastTransitionTime` moves only when a condition's
+removed when it clears, as Flux does. A spec without a federation (`derive_unrecorded`) gets
+`SpecInvalid`/`PolicyDenied` or `Queued`. `lastTransitionTime` moves only when a condition's
 status changes.
 """
 
@@ -30,6 +31,7 @@ class Findings:
     orphaned: str = ""
     prune_blocked: str = ""  # its file was deleted in a mass deletion the prune guard holds
     acted: bool = False  # an action for it succeeded this cycle
+    queued: str = ""  # a new federation's start waits for a slot (the tenant's maxConcurrent)
 
 
 def derive(
@@ -44,6 +46,30 @@ def derive(
 
 
 _Raw = tuple[ConditionType, str, str, str]  # type, status, reason, message
+
+
+def derive_unrecorded(
+    found: Findings, previous: Mapping[ConditionType, Condition], now: str
+) -> tuple[Condition, ...]:
+    """The conditions of a spec that is no federation yet: broken or denied (`SpecInvalid`
+    or `PolicyDenied`, Stalled: a person must fix it), or queued (`Queued`, Reconciling)."""
+    raw = _failures(found)
+    if raw:
+        _, _, reason, message = raw[0]
+        wait = "nothing is created until a person fixes the spec"
+        raw += [
+            (T.STALLED, "True", reason, wait),
+            (T.RECONCILING, "False", reason, wait),
+            (T.READY, "False", reason, message),
+        ]
+    elif found.queued:
+        raw += [
+            (T.STALLED, "False", "Progressing", "nothing needs a person"),
+            (T.RECONCILING, "True", "Queued", found.queued),
+            (T.READY, "False", "Queued", found.queued),
+            (T.QUEUED, "True", "MaxConcurrent", found.queued),
+        ]
+    return tuple(_stamped(c, previous, now) for c in raw)
 
 
 def _failures(found: Findings) -> list[_Raw]:

@@ -5,7 +5,9 @@ artifact, runs) is re-read only when its row's version moved since the last repo
 quiet cycle over 10,000 federations reads nothing but the federations table; when no
 record, finding or error changed, no status is rebuilt and nothing is rendered. Rendering is
 deterministic, so an unchanged world produces the same files and `StatusWriter` commits
-nothing.
+nothing. Specs that never became a federation (invalid, denied, queued) are reported beside
+the recorded ones (`daemon.unrecorded`). Failures land in the cycle's outcome
+(`push_error`, `store_write_error`), which the daemon's `FailureLog` logs and counts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 
 from reconciler.daemon.conditions import Findings, derive
 from reconciler.daemon.cycle import CycleOutcome
+from reconciler.daemon.unrecorded import UnrecordedReports, find_unrecorded
 from reconciler.lineage import current_line
 from reconciler.model import Condition, ConditionType, FederationKey, RecordedFederation
 from reconciler.plan import ActionKind
@@ -71,13 +74,23 @@ class StatusReporter:
         # What the statuses as a whole were last built from: a quiet cycle rebuilds nothing.
         self._last_inputs: _ReportInputs | None = None
         self.last_error = ""
+        # Specs without a federation (invalid, denied, queued), rendered beside the others.
+        self.unrecorded = UnrecordedReports()
+        self._written_unrecorded: dict[FederationKey, FederationStatus] | None = None
+        self._findings_saved = True  # the store holds `unrecorded` as it is now
 
     def __call__(self, outcome: CycleOutcome) -> None:
         try:
             recorded = self.store.load_recorded()
         except StoreError as exc:
             self.last_error = f"status not written: {exc}"
+            outcome.store_write_error = outcome.store_write_error or self.last_error
             return
+        found = find_unrecorded(outcome.plan, recorded, outcome.spec_revisions)
+        if self.unrecorded.refresh(found, _now()):
+            self._findings_saved = False
+        if not self._findings_saved:
+            self._save_findings(outcome)
         inputs = _ReportInputs(
             recorded, findings_by_key(outcome), outcome.source_error, outcome.runtime_error
         )
@@ -149,22 +162,39 @@ class StatusReporter:
         problems = tuple(str(p) for p in found.problems)
         return replace(base, conditions=derive(record, found, before, now), problems=problems)
 
+    def _save_findings(self, outcome: CycleOutcome) -> None:
+        """Specs without a federation, for `reconciler status`; retried until saved."""
+        try:
+            self.store.replace_spec_findings(self.unrecorded.rows())
+            self._findings_saved = True
+        except StoreError as exc:
+            outcome.store_write_error = outcome.store_write_error or (
+                f"invalid and queued specs not recorded: {exc}"
+            )
+
     def _write(self, outcome: CycleOutcome) -> None:
-        if self.writer is None or self.statuses is self._written:
+        unrecorded = self.unrecorded.statuses
+        if self.writer is None or (
+            self.statuses is self._written and unrecorded is self._written_unrecorded
+        ):
             return  # nothing changed since the last successful write: no rendering, no git
-        if self.statuses == self._written:
-            self._written = self.statuses  # rebuilt but equal: later cycles compare by identity
+        if self.statuses == self._written and unrecorded == self._written_unrecorded:
+            # rebuilt but equal: later cycles compare by identity
+            self._written, self._written_unrecorded = self.statuses, unrecorded
+            if self.last_error:  # what failed to go out is moot: the branch is up to date
+                self.last_error, outcome.pushed = "", True
             return
-        files = self._render(list(self.statuses.values()))
+        files = self._render([*self.statuses.values(), *unrecorded.values()])
         rev = (outcome.revision or "")[:12]
         try:
             message = f"status: reconcile of {rev or 'unknown revision'}"
             self.writer.write(files, message=message, seen_head=outcome.revision)
-            self._written = self.statuses
+            self._written, self._written_unrecorded = self.statuses, unrecorded
             self.last_error = ""
+            outcome.pushed = True
         except StatusPushFailed as exc:
             self.last_error = f"status push failed: {exc}"
-            log.warning("%s", self.last_error)
+            outcome.pushed, outcome.push_error = False, self.last_error
 
 
 def _now() -> str:

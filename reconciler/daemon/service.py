@@ -29,9 +29,12 @@ from reconciler.daemon import memory
 from reconciler.daemon.cycle import CycleOutcome, Reconciler
 from reconciler.daemon.desired import denied_by_tenant
 from reconciler.daemon.election import Election, Role
+from reconciler.daemon.eventlog import LifecycleLog
+from reconciler.daemon.failures import FailureLog, StepError
 from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
+from reconciler.model import FederationKey, Phase
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
 from reconciler.runtime.base import Runtime
@@ -39,6 +42,7 @@ from reconciler.runtime.logprogress import LogFollower
 from reconciler.settings import Settings
 from reconciler.source import GitSource, Watcher, watch_repository
 from reconciler.store import LeaderLock, Store
+from reconciler.store.findings import StepErrorRow
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.names import DAEMON_SERVICE
 from reconciler.telemetry.tracing import Tracing
@@ -76,6 +80,9 @@ class Daemon:
         self._worker = threading.Thread(target=self._work, name="thunderline-cycle", daemon=True)
         self._watcher: Watcher | None = None
         self.tracing = Tracing.from_env(DAEMON_SERVICE)
+        # Failing steps: logged rate-limited, counted every time, kept for /readyz and status.
+        self.failures = FailureLog(self.metrics.reconcile_errors, on_change=self._save_error)
+        self.lifecycle_log = LifecycleLog(parts.store)  # one INFO line per lifecycle event
         self.sink = RecordingSink(
             parts.store,
             on_change=lambda: self.request_cycle("progress"),
@@ -132,6 +139,7 @@ class Daemon:
         self.scheduler.start()
         if src.watch is not None:
             self._watcher = watch_repository(src.watch, lambda: self.request_cycle("commit"))
+        self.lifecycle_log.start()
         self._worker.start()
         self.request_cycle("start")
         return self
@@ -207,21 +215,28 @@ class Daemon:
             m.git_fetch_failures.inc()
         if outcome.desired is not None:
             m.set_denied(denied_by_tenant(outcome.desired))
-        for step, error in (
-            ("fetch", outcome.source_error),
-            ("observe", outcome.runtime_error),
-            ("store", outcome.store_error),
-        ):
-            if error:
-                m.reconcile_errors.labels(step).inc()
+        self.failures.after_cycle(outcome)  # counts reconcile_errors{step}, logs, keeps
+        self.lifecycle_log.drain(self._total_rounds)
         for result in outcome.results:
             m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()
         if outcome.plan is not None:
             m.prune_blocked.set(outcome.plan.prune_blocked)
         statuses = self.reporter.statuses
         if statuses is not self._phases_counted:  # a quiet cycle keeps the very same dict
-            m.set_phases(Counter(s.phase for s in statuses.values()))
+            m.set_phases(Counter(s.phase for s in statuses.values() if isinstance(s.phase, Phase)))
             self._phases_counted = statuses
+
+    def _total_rounds(self, key: FederationKey) -> int:
+        status = self.reporter.statuses.get(key)
+        return status.total_rounds if status is not None else 0
+
+    def _save_error(self, error: StepError) -> None:
+        """A step's last error, for `reconciler status` (another process); when the
+        database itself is down this fails, and /readyz and the log still say so."""
+        row = StepErrorRow(
+            error.step, error.message, error.since, error.last_seen, error.count, error.failing
+        )
+        self.parts.store.save_step_error(row)
 
     # --- probes -------------------------------------------------------------------------
 
@@ -239,4 +254,5 @@ class Daemon:
         checks["ready"] = self.role in ("leader", "standby") and all(
             checks[k] for k in ("database", "sourceFetched")
         )
+        checks["lastErrors"] = self.failures.last_errors()  # step -> its last error
         return checks

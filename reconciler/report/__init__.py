@@ -6,7 +6,7 @@
 `reconciler plan --against status`.
 """
 
-from reconciler.report.model import ArtifactStatus, FederationStatus, RoundStatus
+from reconciler.report.model import ArtifactStatus, FederationStatus, ReportPhase, RoundStatus
 from reconciler.report.read import StatusFormatError, read_status_files
 from reconciler.report.render import render_status, status_paths
 from reconciler.report.writer import (
@@ -20,6 +20,7 @@ from reconciler.report.writer import (
 __all__ = [
     "ArtifactStatus",
     "FederationStatus",
+    "ReportPhase",
     "RoundStatus",
     "StatusFormatError",
     "StatusPathRefused",

@@ -12,9 +12,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from reconciler.model import ConditionType, Phase
-from reconciler.report.model import ArtifactStatus, FederationStatus, RoundStatus, rfc3339
+from reconciler.report.model import (
+    ArtifactStatus,
+    FederationStatus,
+    ReportPhase,
+    RoundStatus,
+    rfc3339,
+)
 
-_PHASE_MARK = {
+_PHASE_MARK: dict[Phase | ReportPhase, str] = {
+    ReportPhase.INVALID: "⚠️",
     Phase.PENDING: "⏳",
     Phase.STARTING: "🚀",
     Phase.RUNNING: "🟢",
@@ -192,7 +199,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _phase(phase: Phase) -> str:
+def _phase(phase: Phase | ReportPhase) -> str:
     return f"{_PHASE_MARK[phase]} {phase.value}"
 
 

@@ -8,11 +8,18 @@ and causes no commit.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from reconciler.model import Condition, FederationKey, Phase
+
+
+class ReportPhase(enum.StrEnum):
+    """A phase only a report shows: the spec never became a recorded federation."""
+
+    INVALID = "Invalid"  # the spec is broken or its tenant policy denies it
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +52,13 @@ class FederationStatus:
     NOT the head of the branch: the reconciler's own status commits move the head, and a
     report quoting the head would change with every status commit and commit forever.
     `spec_digest` is FederationSpec.digest; `problems` are spec errors already formatted
-    as "file:line:col: field: message". No field may carry a secret.
+    as "file:line:col: field: message". No field may carry a secret. A spec that never
+    became a federation (phase `Invalid`, or `Pending` while queued) has generation 0.
     """
 
     key: FederationKey
     path: str
-    phase: Phase
+    phase: Phase | ReportPhase
     reason: str = ""
     conditions: tuple[Condition, ...] = ()
     generation: int = 0

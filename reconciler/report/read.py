@@ -5,7 +5,8 @@ say what the reconciler last recorded, which is enough to plan against. The spec
 itself is not in a report (it may hold secrets and it is in `specs/` anyway), so
 `RecordedFederation.document` is `{}`; the planner compares `digest` (the recorded
 `specDigest`) and diffs fields only where it has the document. A repository with no
-`status/` yields an empty mapping: nothing recorded yet.
+`status/` yields an empty mapping: nothing recorded yet. Reports of specs that never became a
+federation (phase `Invalid`, or generation 0 while queued) are skipped: nothing is recorded.
 """
 
 from __future__ import annotations
@@ -38,13 +39,15 @@ def read_status_files(files: Mapping[str, bytes]) -> dict[FederationKey, Recorde
         if not path.endswith(".yaml"):
             continue
         federation = _parse(path, files[path])
+        if federation is None:
+            continue  # a spec that never became a federation: nothing is recorded
         if federation.key in recorded:
             raise StatusFormatError(path, f"second report for federation {federation.key}")
         recorded[federation.key] = federation
     return recorded
 
 
-def _parse(path: str, content: bytes) -> RecordedFederation:
+def _parse(path: str, content: bytes) -> RecordedFederation | None:
     try:
         document = yaml.load(content, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -53,6 +56,11 @@ def _parse(path: str, content: bytes) -> RecordedFederation:
         raise StatusFormatError(path, f"not a {STATUS_KIND} document")
     if document.get("apiVersion") != API_VERSION:
         raise StatusFormatError(path, f"apiVersion is not {API_VERSION}")
+    status = document.get("status")
+    if isinstance(status, dict) and (
+        status.get("phase") == "Invalid" or status.get("generation") == 0
+    ):
+        return None  # phase Invalid, or queued before its first record (generation 0)
     try:
         return _recorded(document)
     except (KeyError, TypeError, ValueError) as exc:

@@ -84,6 +84,14 @@ class Outbox(Database):
             )
             return [_event(row) for row in cur.fetchall()]
 
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when there is none): where a reader starts that
+        wants only what comes next."""
+        with self._read() as cur:
+            cur.execute("SELECT COALESCE(max(id), 0) FROM events")
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
     def record_cycle(
         self,
         *,

@@ -6,18 +6,20 @@
 
 The methods live in one module per job: `federations` (load, create, transitions, spec
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
-`outbox` (events, reconcile cycles); `db` holds the pool and transactions.
+`outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation);
+`db` holds the pool and transactions.
 """
 
 from __future__ import annotations
 
 from reconciler.store.bulk import Bulk
 from reconciler.store.federations import Federations
+from reconciler.store.findings import DaemonFindings
 from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
 from reconciler.store.reports import Reports
 from reconciler.store.runs import Runs
 
 
-class Store(Federations, Runs, Progress, Outbox, Bulk, Reports):
+class Store(Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

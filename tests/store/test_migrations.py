@@ -22,6 +22,8 @@ TABLES = {
     "clients",
     "events",
     "reconcile_cycles",
+    "step_errors",
+    "spec_findings",
 }
 
 

@@ -359,17 +359,25 @@ def _rejection(kind: ReportKind, exc: urllib.error.HTTPError) -> ProgressRejecte
     )
 
 
+def _retry_after(exc: urllib.error.HTTPError) -> float:
+    """Seconds from a Retry-After header (delay-seconds form); 0 when absent or a date."""
+    try:
+        return max(0.0, float(exc.headers.get("Retry-After", "")))
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+
+
 class ProgressClient:
     """Posts reports to the daemon; implements `ProgressSink`.
 
-    Transient failures (connection refused, 5xx, timeouts) are retried with the
-    `delays` backoff; when all retries fail the run goes on (`continue`), because a
-    daemon that is down for a moment must not kill a federation, and the report is kept:
-    it is sent again, in order, before the next one (at most `backlog` reports are kept;
-    the daemon records each one once, so sending again is safe). The daemon checks that
-    rounds arrive in order, so a report lost to an outage would otherwise make every later
-    one look out of order. 4xx is permanent: a refused earlier report is logged and
-    dropped, a refused current one raises `ProgressRejected`.
+    Transient failures (connection refused, 5xx, 429, timeouts) are retried with the
+    `delays` backoff, a Retry-After honoured up to the longest delay; when all retries fail
+    the run goes on (`continue`), because a daemon that is down for a moment must not kill
+    a federation, and the report is kept: it is sent again, in order, before the next one
+    (at most `backlog` reports are kept; the daemon records each one once, so sending again
+    is safe). The daemon checks that rounds arrive in order, so a report lost to an outage
+    would otherwise make every later one look out of order. 4xx is permanent: a refused
+    earlier report is logged and dropped, a refused current one raises `ProgressRejected`.
     """
 
     def __init__(
@@ -423,16 +431,20 @@ class ProgressClient:
         data = r.to_json()
         failure: Exception | None = None
         for attempt in range(len(self._delays) + 1):
+            asked = 0.0  # the daemon's Retry-After, if it said one
             try:
                 return self._post(data)
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 and exc.code != 429:  # 429: the daemon asks us to slow down
                     raise _rejection(r.kind, exc) from None
                 failure = exc
+                asked = _retry_after(exc)
             except (OSError, ValueError) as exc:  # URLError, timeouts, a garbled answer
                 failure = exc
             if attempt < len(self._delays):
-                time.sleep(self._delays[attempt])
+                # Honour Retry-After (a 503 while the daemon's store is down, a 429), but
+                # never past the longest delay: the retries stay bounded.
+                time.sleep(max(self._delays[attempt], min(asked, max(self._delays))))
         raise _Unreachable(failure)
 
     def _post(self, data: bytes) -> Directive:

@@ -65,11 +65,27 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """Bounds on every slow path of the HTTP server (`reconciler.serving`)."""
+
+    # Seconds from connecting, or from the last answer, to a request's complete headers;
+    # past it the connection is closed (a client trickling headers, slowloris).
+    header_timeout: float = 10.0
+    # Seconds from a request's headers to the last byte of its body; past it 408 and close.
+    body_timeout: float = 10.0
+    # Whole seconds a connection may wait silently for its next request (also a new one).
+    idle_timeout: int = 5
+    # Requests handled at once; more are answered 503 with Retry-After, body unread.
+    max_requests: int = 256
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080  # 0 picks a free port
     webhook_secret_env: str = "THUNDERLINE_WEBHOOK_SECRET"
     public_url: str | None = None  # how the ServerApp reaches us; default http://host:port
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
 
 @dataclass(frozen=True)

@@ -11,29 +11,45 @@ Nothing here starts work on its own: a valid webhook only asks for a cycle soone
 progress report only records what a run the daemon launched says. Bodies are size-limited
 before they are read; a bad signature or token is a 401 and changes nothing. Each client
 address has a request-rate budget per route (`daemon.ratelimit`); past it the answer is 429
-with Retry-After, before the body is read.
+with Retry-After, before the body is read. While the store cannot be reached, a request that
+needs it (a progress report) is answered 503 `{"error": "store unavailable"}` with
+Retry-After; the ServerApp's client retries it.
+
+A Starlette app on uvicorn in a thread of the daemon (`reconciler.serving`), so slow or
+broken clients are bounded by `HttpLimits`: header, body and idle timeouts, and a cap on
+requests at once. Every GET route answers HEAD; query strings are ignored in matching.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler.daemon.deliveries import DeliveryLog
 from reconciler.daemon.ratelimit import RateLimiter
-from reconciler.faults import fault_point
-from reconciler.runtime.progress import ProgressReport, ProgressSink, Refusal, handle_progress
+from reconciler.runtime.progress import ProgressReport, ProgressSink, Refusal
+from reconciler.runtime.progress_server import progress_route
+from reconciler.serving import CLOSE, BackgroundServer, build_app, json_response, read_body
+from reconciler.settings import HttpLimits
 from reconciler.source import MAX_BODY_BYTES, WebhookRejected, verify_webhook
 from reconciler.source.webhook import replay_keys
+from reconciler.store import StoreError
 from reconciler.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+PROGRESS_PATH = "/v1/progress"
+STORE_RETRY_AFTER = 2  # seconds a client is asked to wait while the store is unavailable
 
 
 @dataclass
@@ -52,161 +68,134 @@ class Endpoints:
     deliveries: DeliveryLog = field(default_factory=DeliveryLog)  # webhook replays
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
+class _RateLimited:
+    """ASGI middleware: a token per (client, route) from `Endpoints.limiter`, else 429 with
+    Retry-After and the body unread."""
 
-    def do_GET(self) -> None:
-        ep = self.server.endpoints
-        if not self._admitted():
-            return
-        if self.path == "/healthz":
-            self._send(200, b"ok\n", "text/plain")
-        elif self.path == "/readyz":
-            checks = dict(ep.readiness())
-            self._json(200 if checks.get("ready") else 503, checks)
-        elif self.path == "/metrics":
-            self._send(200, ep.metrics.exposition(), "text/plain; version=0.0.4")
-        else:
-            self._json(404, {"error": "not found"})
+    def __init__(self, app: ASGIApp, endpoints: Endpoints) -> None:
+        self.app = app
+        self.endpoints = endpoints
 
-    def do_POST(self) -> None:
-        routes = {"/webhook": self._webhook, "/v1/progress": self._progress}
-        route = routes.get(self.path.split("?", 1)[0])
-        if not self._admitted():
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        if route is None:
-            self._json(404, {"error": "not found"})
+        ep = self.endpoints
+        limiter = ep.limiter  # looked up per request: tests swap it
+        route = limiter.route_of(scope["path"])
+        client = scope["client"][0] if scope.get("client") else ""
+        if limiter.allow(client, route):
+            await self.app(scope, receive, send)
             return
-        body = self._body()
-        if body is not None:
-            route(body)
+        if route == "/webhook":
+            ep.metrics.webhook_requests.labels("429").inc()
+        retry = {"Retry-After": str(limiter.retry_after(route)), **CLOSE}
+        await json_response(429, {"error": "too many requests"}, retry)(scope, receive, send)
 
-    def _webhook(self, body: bytes) -> None:
-        ep = self.server.endpoints
-        if ep.webhook_secret is None:
-            self._json(404, {"error": "webhook not configured"})
-            return
-        try:
-            event = verify_webhook(self._headers(), body, secret=ep.webhook_secret)
-        except WebhookRejected as exc:
-            ep.metrics.webhook_requests.labels(str(exc.status)).inc()
-            self._json(exc.status, {"error": exc.reason})
-            return
-        if event is None:  # authentic, but asks for nothing (a ping)
-            ep.metrics.webhook_requests.labels("200").inc()
-            self._json(200, {"accepted": False})
-            return
-        if not ep.deliveries.first_time(replay_keys(event, body)):
-            ep.metrics.webhook_requests.labels("200").inc()
-            ep.metrics.webhook_duplicates.inc()
-            seen = event.delivery or event.after_revision
-            log.info("webhook: %s delivery %.80r seen before; no cycle", event.provider, seen)
-            self._json(200, {"accepted": False, "duplicate": True})
-            return
-        if event.only_under("status/"):  # our own status commit coming back
-            ep.metrics.webhook_requests.labels("200").inc()
-            self._json(200, {"accepted": False})
-            return
-        ep.metrics.webhook_requests.labels("202").inc()
-        ep.request_cycle(f"{event.provider} push")
-        self._json(202, {"accepted": True})
 
-    def _progress(self, body: bytes) -> None:
-        ep = self.server.endpoints
-        status, reply = handle_progress(
-            self._headers(),
-            body,
+def _routes(ep: Endpoints, limits: HttpLimits) -> list[Route]:
+    async def healthz(request: Request) -> Response:
+        return Response(b"ok\n", 200, media_type="text/plain")
+
+    async def readyz(request: Request) -> Response:
+        checks = dict(await run_in_threadpool(ep.readiness))
+        return json_response(200 if checks.get("ready") else 503, checks)
+
+    async def metrics(request: Request) -> Response:
+        exposition = await run_in_threadpool(ep.metrics.exposition)
+        return Response(exposition, 200, media_type="text/plain; version=0.0.4")
+
+    async def webhook(request: Request) -> Response:
+        body = await read_body(request, limit=MAX_BODY_BYTES, timeout=limits.body_timeout)
+        status, reply = await run_in_threadpool(_webhook, ep, dict(request.headers), body)
+        return json_response(status, reply)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/webhook", webhook, methods=["POST"]),
+        progress_route(
+            PROGRESS_PATH,
             secret=ep.progress_secret,
             sink=ep.sink,
+            limits=limits,
             on_refused=ep.progress_refused,
-        )
-        fault_point("progress.before-reply")
-        self._send(status, reply, "application/json")
-
-    def _admitted(self) -> bool:
-        """Take a token for this client and route; answer 429 (body unread) when none is left."""
-        limiter = self.server.endpoints.limiter
-        route = limiter.route_of(self.path)
-        if limiter.allow(self.client_address[0], route):
-            return True
-        if route == "/webhook":
-            self.server.endpoints.metrics.webhook_requests.labels("429").inc()
-        self.close_connection = True  # an unread body must not be taken for a request
-        retry = {"Retry-After": str(limiter.retry_after(route))}
-        self._json(429, {"error": "too many requests"}, retry)
-        return False
-
-    def _body(self) -> bytes | None:
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._json(400, {"error": "bad Content-Length"})
-            return None
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body must not be taken for a request
-            self._json(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
-            return None
-        return self.rfile.read(length)
-
-    def _headers(self) -> dict[str, str]:
-        return {k.lower(): v for k, v in self.headers.items()}
-
-    def _json(
-        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-    ) -> None:
-        data = json.dumps(body, default=str).encode() + b"\n"
-        self._send(status, data, "application/json", headers or {})
-
-    def _send(
-        self, status: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http %s", format % args)
+        ),
+    ]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+def _webhook(ep: Endpoints, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
+    if ep.webhook_secret is None:
+        return 404, {"error": "webhook not configured"}
+    try:
+        event = verify_webhook(headers, body, secret=ep.webhook_secret)
+    except WebhookRejected as exc:
+        ep.metrics.webhook_requests.labels(str(exc.status)).inc()
+        return exc.status, {"error": exc.reason}
+    if event is None:  # authentic, but asks for nothing (a ping)
+        ep.metrics.webhook_requests.labels("200").inc()
+        return 200, {"accepted": False}
+    if not ep.deliveries.first_time(replay_keys(event, body)):
+        ep.metrics.webhook_requests.labels("200").inc()
+        ep.metrics.webhook_duplicates.inc()
+        seen = event.delivery or event.after_revision
+        log.info("webhook: %s delivery %.80r seen before; no cycle", event.provider, seen)
+        return 200, {"accepted": False, "duplicate": True}
+    if event.only_under("status/"):  # our own status commit coming back
+        ep.metrics.webhook_requests.labels("200").inc()
+        return 200, {"accepted": False}
+    ep.metrics.webhook_requests.labels("202").inc()
+    ep.request_cycle(f"{event.provider} push")
+    return 202, {"accepted": True}
 
-    def __init__(self, address: tuple[str, int], endpoints: Endpoints) -> None:
-        super().__init__(address, _Handler)
-        self.endpoints = endpoints
+
+def build(ep: Endpoints, limits: HttpLimits) -> ASGIApp:
+    """The daemon's app: the routes above, rate-limited per client, 503 while the store is
+    unavailable."""
+
+    async def store_unavailable(request: Request, exc: Exception) -> Response:
+        detail = f"the store is unavailable: {exc}"
+        if request.url.path == PROGRESS_PATH and ep.progress_refused is not None:
+            ep.progress_refused(Refusal(503, "store-unavailable", detail), None)  # INFO, counted
+        else:
+            log.warning("%s %s answered 503: %s", request.method, request.url.path, detail)
+        retry = {"Retry-After": str(STORE_RETRY_AFTER)}
+        return json_response(503, {"error": "store unavailable"}, retry)
+
+    return build_app(
+        _routes(ep, limits),
+        limits=limits,
+        middleware=[Middleware(_RateLimited, endpoints=ep)],
+        exception_handlers={StoreError: store_unavailable},
+    )
 
 
 class HttpServer:
-    """Serves `Endpoints` on a background thread until `close()`."""
+    """Serves `Endpoints` on a background thread from `start()` until `stop()`; bound at
+    construction, so `url` is known at once (port 0 picks a free port)."""
 
-    def __init__(self, host: str, port: int, endpoints: Endpoints) -> None:
-        self._server = _Server((host, port), endpoints)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="thunderline-http", daemon=True
+    def __init__(
+        self, host: str, port: int, endpoints: Endpoints, limits: HttpLimits | None = None
+    ) -> None:
+        self.endpoints = endpoints
+        limits = limits or HttpLimits()
+        self._server = BackgroundServer(
+            build(endpoints, limits), host=host, port=port, limits=limits, name="thunderline-http"
         )
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> HttpServer:
-        self._thread.start()
+        self._server.start()
         return self
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def stop(self) -> None:
+        self._server.stop()
+
+    close = stop
 
 
 __all__ = ["Endpoints", "HTTPStatus", "HttpServer"]

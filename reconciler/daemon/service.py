@@ -89,7 +89,8 @@ class Daemon:
             metrics=self.metrics,
             artifact_root=settings.artifacts.root,
         )
-        self.http = HttpServer(settings.http.host, settings.http.port, self._endpoints())
+        http = settings.http
+        self.http = HttpServer(http.host, http.port, self._endpoints(), http.limits)
         self.reporter = StatusReporter(parts.store, parts.writer)
         self.reconciler = Reconciler(
             source=parts.source,

@@ -25,13 +25,14 @@ pytestmark = [pytest.mark.pg, pytest.mark.git]
 
 def request(
     world: World, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """Status, headers (names compared case-insensitively, as HTTP does) and body."""
     host, port = world.daemon.http.url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         conn.request(method, path, body=body or None, headers=headers or {})
         response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, response.headers, response.read()
     finally:
         conn.close()
 
@@ -123,7 +124,7 @@ def test_unknown_routes_and_methods_are_refused(world: World) -> None:
 def tight_limits(world: World) -> None:
     """Small budgets (refilled every 10 s), so that the test sends few requests."""
     limits = {r: Limit(rate=0.1, burst=5) for r in ("/webhook", "/v1/progress", "other")}
-    world.daemon.http._server.endpoints.limiter = RateLimiter(limits)
+    world.daemon.http.endpoints.limiter = RateLimiter(limits)
 
 
 def test_request_rate_is_limited_per_client_with_retry_after(world: World) -> None:

@@ -1,8 +1,8 @@
 """A standby and a leader in a database outage keep their connections and threads flat.
 
-Real PostgreSQL, the in-memory Flower runtime, a short interval (0.2 s) and lock poll (0.2 s),
-so that a timer started per pass (the old bug: one more 1 s poll chain per pass, never
-merged) would show within seconds. Connections are counted three ways: sessions the server
+Real PostgreSQL, the in-memory Flower runtime, requests for cycles every 0.1-0.2 s and a lock
+poll of 0.2 s, so that a timer started per pass (the old bug: one more 1 s poll chain per
+pass, never merged) would show within seconds. Connections are counted three ways: sessions the server
 started in the test's database (`pg_stat_database.sessions`, which sees even sessions that
 lived a millisecond), the lock's own count of connection attempts, and the lock's session in
 `pg_stat_activity` (same pid, same backend_start throughout). The outage refuses new
@@ -89,6 +89,31 @@ def count_windows(
     return windows
 
 
+def idle(daemon: Daemon) -> bool:
+    """No cycle running or asked for, these 0.3 s."""
+    before = daemon.cycles
+    time.sleep(0.3)
+    return daemon.cycles == before == daemon._started and not daemon._wake.is_set()
+
+
+@contextmanager
+def requests_every(seconds: float, daemon: Daemon) -> Iterator[None]:
+    """Ask `daemon` for a cycle every `seconds` from another thread, as triggers do."""
+    done = threading.Event()
+
+    def ask() -> None:
+        while not done.wait(seconds):
+            daemon.request_cycle("trigger")
+
+    asker = threading.Thread(target=ask, name="test-requests")
+    asker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        asker.join()
+
+
 @pytest.fixture
 def stopping() -> Iterator[list[World]]:
     worlds: list[World] = []
@@ -137,10 +162,9 @@ def test_a_leader_backs_off_while_its_database_refuses_connections(
 ) -> None:
     db = pg_url.rsplit("/", 1)[1]
     lock = LeaderLock(pg_url, application_name="tl-test-leader")
-    world = make_world(
+    world = make_world(  # the test asks for cycles: the outage must begin between two of them
         tmp_path,
         pg_url,
-        interval=0.2,
         leader=lock,
         leader_settings=POLL,
         backoff=Backoff(delays=(0.5, 1.0, 2.0, 4.0)),
@@ -148,6 +172,7 @@ def test_a_leader_backs_off_while_its_database_refuses_connections(
     stopping.append(world)
     world.cycle()
     assert world.daemon.role == "leader"
+    wait_until(lambda: idle(world.daemon), 30)  # a cycle in flight would meet the outage
     with admin() as conn:
         try:
             conn.execute(f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS false')
@@ -155,9 +180,11 @@ def test_a_leader_backs_off_while_its_database_refuses_connections(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                 (db,),
             )
+            world.daemon.request_cycle("test")
             wait_until(lambda: world.daemon.role == "standby", 5)  # stopped acting at once
             cycles = world.daemon.cycles
-            windows = count_windows(conn, db, world.daemon, lock)
+            with requests_every(0.1, world.daemon):  # webhooks, progress, the interval job
+                windows = count_windows(conn, db, world.daemon, lock)
             assert world.daemon.cycles == cycles  # nothing acted on during the outage
         finally:
             conn.execute(f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS true')
@@ -168,6 +195,7 @@ def test_a_leader_backs_off_while_its_database_refuses_connections(
         assert [w.sessions for w in windows] == [0] * WINDOWS
         assert windows[-1].threads <= windows[0].threads
 
+        world.daemon.request_cycle("test")
         back = wait_until(lambda: world.daemon.role == "leader", 4.0 * 1.2 + 2)
         print(f"leads again {back:.2f} s after the database accepted connections")
         world.cycle()

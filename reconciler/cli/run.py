@@ -63,6 +63,7 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--public-url", help="URL at which Flower apps reach this daemon")
+    add_http_limits(p)
     p.add_argument("--no-leader-election", action="store_true")
     p.add_argument("--log-level", default="INFO")
     p.add_argument(
@@ -73,6 +74,56 @@ def register(sub: Any) -> None:
     )
     add_policy_argument(p)
     p.set_defaults(handler=run)
+
+
+def add_http_limits(p: argparse.ArgumentParser) -> None:
+    """Flags for `HttpLimits` (reconciler/settings.py), with its defaults."""
+    g = p.add_argument_group("HTTP limits", "bounds on slow and broken clients")
+    g.add_argument(
+        "--http-header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not complete after this long "
+        "(default %(default)s)",
+    )
+    g.add_argument(
+        "--http-body-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="answer 408 to a request body not in after this long (default %(default)s)",
+    )
+    g.add_argument(
+        "--http-idle-timeout",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="close a connection silent for this long (default %(default)s)",
+    )
+    g.add_argument(
+        "--http-max-requests",
+        type=int,
+        default=256,
+        metavar="N",
+        help="requests handled at once; more are answered 503 (default %(default)s)",
+    )
+
+
+def http_limits_from(args: argparse.Namespace) -> Any:
+    from reconciler.settings import HttpLimits
+
+    limits = HttpLimits(
+        header_timeout=args.http_header_timeout,
+        body_timeout=args.http_body_timeout,
+        idle_timeout=args.http_idle_timeout,
+        max_requests=args.http_max_requests,
+    )
+    if min(limits.header_timeout, limits.body_timeout, limits.idle_timeout) <= 0:
+        raise ValueError("--http-*-timeout must be positive")
+    if limits.max_requests < 1:
+        raise ValueError("--http-max-requests must be at least 1")
+    return limits
 
 
 def settings_from(args: argparse.Namespace) -> Any:
@@ -105,7 +156,12 @@ def settings_from(args: argparse.Namespace) -> Any:
         ),
         artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
         report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
-        http=HttpSettings(host=args.host, port=args.port, public_url=args.public_url),
+        http=HttpSettings(
+            host=args.host,
+            port=args.port,
+            public_url=args.public_url,
+            limits=http_limits_from(args),
+        ),
         plan=PlanOptions(
             prune=args.prune,
             prune_max_count=args.prune_max_count,

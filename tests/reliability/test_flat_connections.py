@@ -153,6 +153,14 @@ def test_a_standby_keeps_one_session_and_one_timer_then_takes_over_on_it(
             wait_until(lambda: world.daemon.cycles >= 1, 30)
             assert lock_sessions(conn, "tl-test-standby") == session  # taken on the kept one
             assert lock.connects == 1
+
+            stopping.remove(world)  # SIGTERM: finish the cycle, release the lock, exit
+            began = time.monotonic()
+            world.daemon.stop()
+            world.store.close()
+            assert time.monotonic() - began < 10
+            assert lock_sessions(conn, "tl-test-standby") == []
+            assert holder.try_acquire()  # the lock is free again
     finally:
         holder.release()
 

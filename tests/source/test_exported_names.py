@@ -21,7 +21,7 @@ def test_source_exports() -> None:
 def test_report_exports() -> None:
     assert sorted(reconciler.report.__all__) == sorted(
         [
-            "ArtifactStatus", "FederationStatus", "RoundStatus", "StatusFormatError",
+            "ArtifactStatus", "FederationStatus", "ReportPhase", "RoundStatus", "StatusFormatError",
             "StatusPathRefused", "StatusPushFailed", "StatusWriteError", "StatusWriter",
             "StatusWriterMisconfigured", "read_status_files", "render_status", "status_paths",
         ]

@@ -141,7 +141,10 @@ def test_request_rate_is_limited_per_client_with_retry_after(world: World) -> No
 def test_webhook_floods_are_refused_before_the_body_is_read(world: World) -> None:
     tight_limits(world)
     world.cycle()
-    cycles = world.daemon.cycles
+    endpoints = world.daemon.http.endpoints
+    asked: list[str] = []
+    forward = endpoints.request_cycle
+    endpoints.request_cycle = lambda why: (asked.append(why), forward(why))[-1]
     body = PUSH.encode()
 
     statuses = [request(world, "POST", "/webhook", body, signed(body))[0] for _ in range(8)]
@@ -149,8 +152,10 @@ def test_webhook_floods_are_refused_before_the_body_is_read(world: World) -> Non
     assert statuses == [202] * 5 + [429] * 3
     metrics = request(world, "GET", "/metrics")[2].decode()
     assert 'code="429"' in metrics
-    world.cycle()
-    assert world.daemon.cycles <= cycles + 2  # five pushes coalesce; the flood asks for nothing
+    # Each accepted push asks for a cycle (they coalesce when they overlap one); the three
+    # refused ones ask for nothing. Counted at the request, not in cycles run: how many
+    # cycles five requests become depends on how fast the machine runs them.
+    assert len(asked) == 5
 
 
 class Clock:

@@ -28,7 +28,7 @@ from reconciler.settings import (
     SourceSettings,
 )
 from reconciler.source import GitSource
-from reconciler.specs.policy import DEFAULT_POLICY, Policy
+from reconciler.specs.policy import DEFAULT_POLICY, Policy, TenantRules
 from reconciler.store import LeaderLock, Store
 from tests.source.gitutil import Remote, git, isolated_git, make_remote
 
@@ -109,11 +109,22 @@ def make_world(  # type: ignore[no-untyped-def]
     return World(remote, store, runtime, daemon.start(), tmp)
 
 
+def running(world: World) -> Iterator[World]:
+    """`world` for the test, stopped and closed after it (a fixture's body)."""
+    try:
+        yield world
+    finally:
+        world.daemon.stop()
+        world.store.close()
+
+
 @pytest.fixture
 def world(tmp_path: Path, pg_url: str) -> Iterator[World]:
-    w = make_world(tmp_path, pg_url)
-    try:
-        yield w
-    finally:
-        w.daemon.stop()
-        w.store.close()
+    yield from running(make_world(tmp_path, pg_url))
+
+
+@pytest.fixture
+def limited(tmp_path: Path, pg_url: str) -> Iterator[World]:
+    """A world whose tenant acme may run one federation at once (maxConcurrent: 1)."""
+    policy = Policy(tenants={"acme": TenantRules(max_concurrent=1)}, source="the test policy")
+    yield from running(make_world(tmp_path, pg_url, policy=policy))

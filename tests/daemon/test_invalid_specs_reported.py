@@ -7,14 +7,12 @@ with a `Queued` condition. Real Git remote and PostgreSQL, the in-memory Flower 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 from reconciler.cli import main as cli_main
-from reconciler.specs.policy import Policy, TenantRules
-from tests.daemon.conftest import SPEC, World, make_world
+from tests.daemon.conftest import SPEC, World
 
 pytestmark = [pytest.mark.pg, pytest.mark.git]
 
@@ -45,25 +43,6 @@ def status_cli(world: World, capsys: pytest.CaptureFixture[str], *args: str) -> 
     capsys.readouterr()
     assert cli_main(["status", *args, "--database-url", world.store.url]) == 0
     return capsys.readouterr().out
-
-
-def run(world: World):  # type: ignore[no-untyped-def]
-    try:
-        yield world
-    finally:
-        world.daemon.stop()
-        world.store.close()
-
-
-@pytest.fixture
-def world(tmp_path: Path, pg_url: str):  # type: ignore[no-untyped-def]
-    yield from run(make_world(tmp_path, pg_url))
-
-
-@pytest.fixture
-def limited(tmp_path: Path, pg_url: str):  # type: ignore[no-untyped-def]
-    policy = Policy(tenants={"acme": TenantRules(max_concurrent=1)}, source="the test policy")
-    yield from run(make_world(tmp_path, pg_url, policy=policy))
 
 
 def test_a_broken_new_spec_gets_an_invalid_report_until_fixed_then_the_normal_one(

@@ -5,14 +5,13 @@ PostgreSQL, the in-memory Flower runtime."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from reconciler.model import Phase
-from reconciler.specs.policy import Policy, TenantRules
-from tests.daemon.conftest import SPEC, SPEC_PATH, World, make_world
+from tests.daemon.conftest import SPEC, SPEC_PATH, World, limited, world
+
+__all__ = ["limited", "world"]  # the fixtures, from the daemon tests' conftest
 
 pytestmark = [pytest.mark.pg, pytest.mark.git]
 
@@ -36,25 +35,6 @@ def denied_gauge(world: World, tenant: str) -> float:
         "thunderline_specs_denied", {"tenant": tenant}
     )
     return value or 0.0
-
-
-def run(world: World):  # type: ignore[no-untyped-def]
-    try:
-        yield world
-    finally:
-        world.daemon.stop()
-        world.store.close()
-
-
-@pytest.fixture
-def world(tmp_path: Path, pg_url: str):  # type: ignore[no-untyped-def]
-    yield from run(make_world(tmp_path, pg_url))
-
-
-@pytest.fixture
-def limited(tmp_path: Path, pg_url: str):  # type: ignore[no-untyped-def]
-    policy = Policy(tenants={"acme": TenantRules(max_concurrent=1)}, source="the test policy")
-    yield from run(make_world(tmp_path, pg_url, policy=policy))
 
 
 def test_a_new_denied_spec_is_never_started(world: World) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.specs.nodes import Path
-from reconciler.specs.rules import FLOWER_STRATEGIES
+from reconciler.specs.rules import FLOWER_STRATEGIES, ambiguous_path
 
 ANY_BUCKET = "*"
 TENANT_PLACEHOLDER = "{tenant}"
@@ -200,9 +200,6 @@ def _segments(uri: str) -> list[str] | None:
     could mean another place than it reads as: `.`/`..` segments, percent-encoding,
     backslashes. Trailing and doubled slashes are not segments; `file:///` has none."""
     rest = uri.split("://", 1)[1]
-    if "%" in rest or "\\" in rest:
+    if ambiguous_path(rest):
         return None
-    parts = [p for p in rest.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        return None
-    return parts
+    return [p for p in rest.split("/") if p]

@@ -171,7 +171,7 @@ def uri_problem(value: str, *, is_object: bool, writes: bool = False) -> str | N
         return f"unsupported location '{value}'; use s3://, file:/// or a relative path"
     name, rest = scheme.group(1).lower(), value.split("://", 1)[1]
     if name in ("s3", "file"):
-        ambiguous = _ambiguous_path(rest)
+        ambiguous = ambiguous_path(rest)
         if ambiguous:
             return ambiguous
     if name == "s3":
@@ -188,9 +188,9 @@ def uri_problem(value: str, *, is_object: bool, writes: bool = False) -> str | N
     return f"unsupported URI scheme '{name}://'; use s3://, file:/// or a relative path"
 
 
-def _ambiguous_path(rest: str) -> str | None:
-    """A location must read as the one place it names: no `.`/`..` segments, no
-    percent-encoding (`%2e%2e`), no backslashes."""
+def ambiguous_path(rest: str) -> str | None:
+    """Why a location (what follows `scheme://`) could mean another place than it reads
+    as, or None: `.`/`..` segments, percent-encoding (`%2e%2e`), backslashes."""
     if "%" in rest or "\\" in rest:
         return "no percent-encoding or backslashes in s3:// and file:// locations"
     if any(part in (".", "..") for part in rest.split("/")):

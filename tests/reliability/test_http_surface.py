@@ -23,12 +23,26 @@ __all__ = ["isolated_git", "world"]
 pytestmark = [pytest.mark.pg, pytest.mark.git]
 
 
+Answer = tuple[int, http.client.HTTPMessage, bytes]
+
+
 def request(
     world: World, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-) -> tuple[int, http.client.HTTPMessage, bytes]:
+) -> Answer:
     """Status, headers (names compared case-insensitively, as HTTP does) and body."""
     host, port = world.daemon.http.url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    return exchange((host, int(port)), method, path, body, headers)
+
+
+def exchange(
+    address: tuple[str, int],
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    """One request on a new connection to `address`: status, headers and body."""
+    conn = http.client.HTTPConnection(*address, timeout=10)
     try:
         conn.request(method, path, body=body or None, headers=headers or {})
         response = conn.getresponse()

@@ -35,6 +35,7 @@ from reconciler.settings import HttpLimits
 from reconciler.store import StoreUnavailable
 from reconciler.telemetry.metrics import Metrics
 from tests.daemon.conftest import World, isolated_git, world
+from tests.reliability.test_http_surface import Answer, exchange
 
 __all__ = ["isolated_git", "world"]
 
@@ -75,14 +76,8 @@ class Server:
 
     def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        conn = http.client.HTTPConnection(*self.address, timeout=10)
-        try:
-            conn.request(method, path, body=body or None, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
+    ) -> Answer:
+        return exchange(self.address, method, path, body, headers)
 
 
 def start(limits: HttpLimits = LIMITS) -> Server:

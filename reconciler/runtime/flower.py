@@ -49,12 +49,15 @@ from reconciler.runtime.base import (
     RunRequest,
     RuntimeUnavailable,
 )
+from reconciler.runtime.tls import Transport, choose_transport, explain, plaintext_hint
 from reconciler.specs.apps import APP_CONTROL_KEY
 
 T = TypeVar("T")
 PAGE = 100
 MAX_PAGES = 100
 LOG_WAIT_SECONDS = 2.0
+# What a plaintext request to a TLS port gets: the server drops the connection unanswered.
+_NO_ANSWER = (httpx.RemoteProtocolError, httpx.ReadError)
 
 
 @cache
@@ -91,16 +94,19 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 class FlowerRuntime:
-    """A `Runtime` for one SuperLink at `address` ("host:port")."""
+    """A `Runtime` for one SuperLink at `address` ("host:port"), reached over `transport`
+    (default: `choose_transport` without a CA file: plaintext to loopback, else TLS).
 
-    def __init__(
-        self, address: str, *, insecure: bool = True, root_certificates: bytes | None = None
-    ) -> None:
+    Raises `TlsConfigError` when the transport's CA file cannot be used.
+    """
+
+    def __init__(self, address: str, *, transport: Transport | None = None) -> None:
         self.address = address
+        self.transport = transport or choose_transport(address, ca_file=None, insecure=False)
         self._client = ControlHttpClient.from_server_address(
             server_address=address,
-            insecure=insecure,
-            root_certificates=root_certificates,
+            insecure=self.transport.insecure,
+            root_certificates=self.transport.root_certificates(),
             interceptors=[],
         )
 
@@ -118,9 +124,15 @@ class FlowerRuntime:
                 raise RuntimeUnavailable(f"{what}: SuperLink error {status}: {detail}") from None
             raise RunRejected(f"{what}: SuperLink refused (HTTP {status}): {detail}") from None
         except (httpx.HTTPError, ValueError) as exc:
-            raise RuntimeUnavailable(
-                f"{what}: SuperLink at {self.address} unreachable: {exc}"
-            ) from None
+            raise RuntimeUnavailable(f"{what}: {self._unreachable(exc)}") from None
+
+    def _unreachable(self, exc: Exception) -> str:
+        """Why the SuperLink did not answer, worded for a person when TLS is the cause."""
+        tls_failure = explain(exc, self.address, self.transport)
+        if tls_failure is not None:
+            return tls_failure
+        hint = plaintext_hint(self.transport) if isinstance(exc, _NO_ANSWER) else ""
+        return f"SuperLink at {self.address} unreachable: {exc}{hint}"
 
     def submit(self, req: RunRequest) -> int:
         try:

@@ -13,6 +13,11 @@ daemon's own secrets (`PRIVATE_ENV`: progress key, webhook secret, database URL)
 the daemon's environment holds. All processes run as one user on one host, so this keeps
 the key out of every run config, log and SuperNode environment, but it is no wall between
 processes: see docs/security.md ("Out of scope").
+
+With `tls=True` the SuperLink serves TLS with a certificate for 127.0.0.1 and localhost
+from a CA made for this deployment (`certs.write_server_pki`, files in `<workdir>/tls`);
+SuperNodes and `runtime()` trust that CA only. Without it, everything speaks plaintext on
+loopback, as Flower's `--insecure` does.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -30,8 +36,10 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.runtime.base import RuntimeFailure
+from reconciler.runtime.certs import ServerPki, write_private, write_server_pki
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.progress import PROGRESS_KEY_ENV, PROGRESS_KEY_FILE_ENV
+from reconciler.runtime.tls import Transport
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
@@ -134,7 +142,8 @@ def _alive(pid: int) -> bool:
 class LocalFlower:
     """Start, restart and stop a SuperLink (SQLite state) and `supernodes` SuperNodes.
 
-    SuperNode i gets node config `partition-id=i num-partitions=N`.
+    SuperNode i gets node config `partition-id=i num-partitions=N`. `tls`: serve and dial
+    TLS with a CA made for this deployment (see the module docstring).
     """
 
     def __init__(
@@ -145,6 +154,7 @@ class LocalFlower:
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
         progress_key: bytes | None = None,
+        tls: bool = False,
     ) -> None:
         self.workdir = workdir.resolve()
         self.supernodes = supernodes
@@ -154,13 +164,29 @@ class LocalFlower:
         self._superlink: subprocess.Popen[bytes] | None = None
         self._nodes: dict[int, subprocess.Popen[bytes]] = {}
         self._node_ports = [free_port() for _ in range(supernodes)]
+        self.tls = tls
+        self._pki: ServerPki | None = None
+
+    @property
+    def pki(self) -> ServerPki:
+        """The CA and server certificate files (made at the first use, kept for restarts)."""
+        if self._pki is None:
+            self._pki = write_server_pki(self.workdir / "tls")
+        return self._pki
+
+    @property
+    def transport(self) -> Transport:
+        """How clients reach this SuperLink."""
+        if not self.tls:
+            return Transport(insecure=True)
+        return Transport(insecure=False, ca_file=self.pki.ca_file)
 
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"
 
     def runtime(self) -> FlowerRuntime:
-        return FlowerRuntime(self.address)
+        return FlowerRuntime(self.address, transport=self.transport)
 
     def __enter__(self) -> LocalFlower:
         self.start()
@@ -196,11 +222,24 @@ class LocalFlower:
         """The progress key in a file only its owner may read (rewritten at every start)."""
         path = folder / "progress.key"
         folder.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(self._progress_key or b"")
+        write_private(path, self._progress_key or b"")
         return path
+
+    def _server_tls_args(self) -> list[str]:
+        if not self.tls:
+            return ["--insecure"]
+        pki = self.pki
+        return [
+            "--ssl-ca-certfile",
+            str(pki.ca_file),
+            "--ssl-certfile",
+            str(pki.cert_file),
+            "--ssl-keyfile",
+            str(pki.key_file),
+        ]
+
+    def _client_tls_args(self) -> list[str]:
+        return ["--root-certificates", str(self.pki.ca_file)] if self.tls else ["--insecure"]
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log_path = self.workdir / name / "process.log"
@@ -229,7 +268,7 @@ class LocalFlower:
             SUPERLINK,
             [
                 "flower-superlink",
-                "--insecure",
+                *self._server_tls_args(),
                 "--host",
                 HOST,
                 "--port",
@@ -247,7 +286,7 @@ class LocalFlower:
             f"supernode-{index}",
             [
                 "flower-supernode",
-                "--insecure",
+                *self._client_tls_args(),
                 "--superlink",
                 self.address,
                 "--host",
@@ -261,12 +300,17 @@ class LocalFlower:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
-        url = f"http://{self.address}/health"
+        scheme, context = (
+            ("https", ssl.create_default_context(cafile=self.pki.ca_file))
+            if self.tls
+            else ("http", None)
+        )
+        url = f"{scheme}://{self.address}/health"
         while time.monotonic() < deadline:
             self._check_alive("superlink", self._superlink)
             with (
                 contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(url, timeout=1) as response,
+                urllib.request.urlopen(url, timeout=1, context=context) as response,
             ):
                 if response.status == 200:
                     return

@@ -46,6 +46,13 @@ class RuntimeSettings:
     # The progress key as a file, shared with the SuperLink side (docs/security.md); None:
     # $THUNDERLINE_PROGRESS_KEY_FILE, else $THUNDERLINE_PROGRESS_SECRET, else the state dir.
     progress_key_file: Path | None = None
+    # TLS to the SuperLink at `superlink` (docs/runtime.md, "TLS to Flower"): trust this PEM
+    # CA bundle, or speak plaintext when `insecure`; neither: plaintext to a loopback
+    # address, TLS checked against the default CAs otherwise.
+    ca_file: Path | None = None
+    insecure: bool = False
+    # The local SuperLink and SuperNodes speak TLS, with a CA made for them in `workdir`.
+    local_tls: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from reconciler.runtime.tls import Transport
     from reconciler.specs.policy import Policy
     from reconciler.store import Store
 
 EMBEDDED_DATA_DIR = Path(".thunderline/pg")
 POLICY_ENV = "THUNDERLINE_POLICY"
+# Kept equal to reconciler.runtime.tls.CA_FILE_ENV (a test checks): importing that module
+# here would load the runtime package for every command's --help.
+FLOWER_CA_ENV = "THUNDERLINE_FLOWER_CA_FILE"
 
 
 def add_database_argument(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +63,43 @@ def add_policy_argument(parser: argparse.ArgumentParser) -> None:
         "inputs from the repository and the tenant's own folder, Flower's built-in "
         "strategies, no own Flower apps; see docs/security.md)",
     )
+
+
+def add_flower_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--flower-ca-file` and `--flower-insecure`, for every command that reaches a SuperLink."""
+    group = parser.add_argument_group(
+        "TLS to Flower",
+        "TLS whenever a CA bundle is given; plaintext only to a loopback address or with "
+        "--flower-insecure; any other SuperLink is spoken to over TLS checked against the "
+        "default CAs",
+    )
+    group.add_argument(
+        "--flower-ca-file",
+        type=Path,
+        metavar="FILE",
+        help=f"PEM CA bundle the SuperLink's certificate must chain to (default: ${FLOWER_CA_ENV})",
+    )
+    group.add_argument(
+        "--flower-insecure",
+        action="store_true",
+        help="speak plaintext to the SuperLink, wherever it is (its port then runs code for "
+        "anyone who reaches it)",
+    )
+
+
+def flower_ca_file(args: argparse.Namespace) -> Path | None:
+    """`--flower-ca-file`, else $THUNDERLINE_FLOWER_CA_FILE unless --flower-insecure."""
+    if args.flower_ca_file is not None or args.flower_insecure:
+        return Path(args.flower_ca_file) if args.flower_ca_file else None
+    named = os.environ.get(FLOWER_CA_ENV, "")
+    return Path(named) if named else None
+
+
+def flower_transport(args: argparse.Namespace, address: str) -> Transport:
+    """How to reach `address` from the TLS flags; raises `TlsConfigError` on contradictions."""
+    from reconciler.runtime.tls import choose_transport
+
+    return choose_transport(address, ca_file=flower_ca_file(args), insecure=args.flower_insecure)
 
 
 def policy_from(args: argparse.Namespace) -> Policy:

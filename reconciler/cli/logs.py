@@ -1,5 +1,8 @@
 """`reconciler logs NAME [--superlink HOST:PORT] [--run ID | --all]`: a federation's Flower logs.
 
+TLS to the SuperLink as for `reconciler run`: `--flower-ca-file` (or
+$THUNDERLINE_FLOWER_CA_FILE), `--flower-insecure`, else plaintext only to loopback.
+
 Looks the federation's runs up in the store (NAME is `tenant/name` or a bare name) and
 prints the log of the newest one (`--all`: every run, oldest first; `--run`: that one)
 as the SuperLink keeps it: the ServerApp's own output, tracebacks included. Works for the
@@ -13,7 +16,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from reconciler.cli.common import add_database_argument, fail, open_store
+from reconciler.cli.common import (
+    add_database_argument,
+    add_flower_tls_arguments,
+    fail,
+    flower_transport,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from reconciler.model import FederationKey
@@ -44,12 +53,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which.add_argument("--run", type=int, metavar="ID", help="one run of this federation")
     which.add_argument("--all", action="store_true", help="every run, oldest first")
     add_database_argument(parser)
+    add_flower_tls_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.runtime.base import RuntimeFailure
     from reconciler.runtime.flower import FlowerRuntime
+
+    try:  # first, so that TLS options that cannot work are named before anything else
+        runtime = FlowerRuntime(args.superlink, transport=flower_transport(args, args.superlink))
+    except RuntimeFailure as exc:
+        return fail("logs", exc)
+    try:
+        return show_logs(runtime, args)
+    finally:
+        runtime.close()
+
+
+def show_logs(runtime: FlowerRuntime, args: argparse.Namespace) -> int:
+    from reconciler.runtime.base import RuntimeFailure
     from reconciler.store import StoreError
 
     try:
@@ -61,14 +84,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except StoreError as exc:
         return fail("logs", exc)
-    runtime = FlowerRuntime(args.superlink)
     try:
         for run_id in run_ids:
             print_run(runtime, run_id, header=len(run_ids) > 1)
     except RuntimeFailure as exc:
         return fail("logs", exc)
-    finally:
-        runtime.close()
     return 0
 
 

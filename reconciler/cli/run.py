@@ -13,6 +13,12 @@ Progress reports: a local SuperLink gets the daemon's progress key by itself; wi
 THUNDERLINE_PROGRESS_KEY_FILE) and give the daemon that file with `--progress-key-file`
 (default: $THUNDERLINE_PROGRESS_KEY_FILE, else $THUNDERLINE_PROGRESS_SECRET, else a key made
 once in the state folder). See docs/security.md.
+
+TLS to Flower: `--flower-ca-file` (default: $THUNDERLINE_FLOWER_CA_FILE) makes the daemon
+speak TLS to `--superlink` and trust that CA bundle; `--flower-insecure` speaks plaintext.
+With neither, a loopback SuperLink is reached in plaintext and any other over TLS checked
+against the default CAs. `--local-flower-tls` runs the local SuperLink and SuperNodes with
+TLS (a CA made for them). See docs/runtime.md.
 """
 
 from __future__ import annotations
@@ -25,7 +31,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.cli import EXIT_ERROR
-from reconciler.cli.common import add_policy_argument, add_prune_arguments, policy_from
+from reconciler.cli.common import (
+    add_flower_tls_arguments,
+    add_policy_argument,
+    add_prune_arguments,
+    flower_ca_file,
+    flower_transport,
+    policy_from,
+)
 
 
 def register(sub: Any) -> None:
@@ -45,6 +58,12 @@ def register(sub: Any) -> None:
         help="the progress key, shared with the SuperLink side (its THUNDERLINE_PROGRESS_KEY_FILE)",
     )
     p.add_argument("--local-supernodes", type=int, default=3)
+    p.add_argument(
+        "--local-flower-tls",
+        action="store_true",
+        help="the local SuperLink and SuperNodes speak TLS (certificates made in the state folder)",
+    )
+    add_flower_tls_arguments(p)
     p.add_argument("--artifact-root", default=".thunderline/artifacts")
     p.add_argument("--s3", action="store_true", help="write checkpoints to S3 buckets")
     p.add_argument(
@@ -153,6 +172,9 @@ def settings_from(args: argparse.Namespace) -> Any:
             superlink=args.superlink,
             local_supernodes=args.local_supernodes,
             progress_key_file=args.progress_key_file,
+            ca_file=flower_ca_file(args),
+            insecure=args.flower_insecure,
+            local_tls=args.local_flower_tls,
         ),
         artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
         report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
@@ -181,14 +203,22 @@ def use_s3_endpoint(url: str | None) -> None:
     os.environ["AWS_ENDPOINT_URL"] = url
 
 
+def check_flower_tls(args: argparse.Namespace) -> None:
+    """Refuse contradictory TLS flags and an unusable CA file before anything starts."""
+    if args.superlink is not None:
+        flower_transport(args, args.superlink).root_certificates()
+
+
 def run(args: argparse.Namespace) -> int:
     from reconciler.daemon.main import serve
+    from reconciler.runtime.tls import TlsConfigError
     from reconciler.specs.policyfile import PolicyInvalid
 
     try:
+        check_flower_tls(args)
         settings = settings_from(args)
         use_s3_endpoint(args.s3_endpoint)
-    except (ValueError, PolicyInvalid) as exc:
+    except (ValueError, PolicyInvalid, TlsConfigError) as exc:
         print(f"reconciler run: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return serve(

@@ -67,6 +67,7 @@ def progress_secret(state_dir: Path = STATE_DIR, key_file: Path | None = None) -
 def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
     from reconciler.runtime.flower import FlowerRuntime
     from reconciler.runtime.local import LocalFlower
+    from reconciler.runtime.tls import choose_transport
 
     address = settings.runtime.superlink
     if address is None:
@@ -74,18 +75,21 @@ def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
             settings.runtime.workdir,
             supernodes=settings.runtime.local_supernodes,
             progress_key=key,  # the SuperLink's copy; SuperNodes never get it
+            tls=settings.runtime.local_tls,
         )
         log.info(
             "Flower: starting a local SuperLink and %d SuperNodes",
             settings.runtime.local_supernodes,
         )
         stack.enter_context(local)
-        address = local.address
-        log.info("Flower: local SuperLink at %s", address)
+        address, transport = local.address, local.transport
     else:
         # Its operator gives it the same key (THUNDERLINE_PROGRESS_KEY_FILE): docs/security.md.
-        log.info("Flower: SuperLink at %s", address)
-    runtime = FlowerRuntime(address)
+        transport = choose_transport(
+            address, ca_file=settings.runtime.ca_file, insecure=settings.runtime.insecure
+        )
+    log.info("Flower: SuperLink at %s (%s)", address, transport.describe())
+    runtime = FlowerRuntime(address, transport=transport)
     stack.callback(runtime.close)
     return runtime
 

@@ -203,6 +203,51 @@ def verify_token(
     return hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace"))
 
 
+# --- the journal of undelivered reports ------------------------------------------------
+
+JOURNAL_DOMAIN = "thunderline-undelivered-v1"
+MAX_JOURNAL = 4 * 1024 * 1024  # bytes: a full backlog of ordinary reports fits many times
+
+
+def journal_name(run_id: int) -> str:
+    """Where, under the attempt's checkpoint folder, a run leaves what it could not deliver."""
+    return f"undelivered-run{run_id}.json"
+
+
+def _journal_mac(token: str, run_id: int, reports: Sequence[Mapping[str, Any]]) -> str:
+    body = json.dumps([JOURNAL_DOMAIN, run_id, list(reports)], sort_keys=True)
+    return hmac.new(token.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def seal_journal(token: str, run_id: int, reports: Sequence[ProgressReport]) -> bytes:
+    """Reports a run could not deliver, sealed with an HMAC keyed by the run's token: the
+    daemon, which can derive the token, trusts exactly what the run's ServerApp wrote, and
+    the token itself is not in the file."""
+    bodies = [json.loads(r.to_json()) for r in reports]
+    sealed = {"run_id": run_id, "reports": bodies, "mac": _journal_mac(token, run_id, bodies)}
+    return json.dumps(sealed, sort_keys=True).encode("utf-8")
+
+
+def open_journal(raw: bytes, token: str, run_id: int) -> list[ProgressReport]:
+    """The reports of a journal sealed for `run_id` with `token`; ValueError when it is too
+    large, malformed, sealed for another run, or its seal does not match its contents."""
+    if len(raw) > MAX_JOURNAL:
+        raise ValueError(f"journal larger than {MAX_JOURNAL} bytes")
+    body = json.loads(raw)
+    if not isinstance(body, dict) or not isinstance(body.get("reports"), list):
+        raise ValueError("journal must be an object with a list of reports")
+    bodies, mac = body["reports"], body.get("mac")
+    expected = _journal_mac(token, run_id, bodies)
+    if body.get("run_id") != run_id or not isinstance(mac, str):
+        raise ValueError("journal is not sealed for this run")
+    if not hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")):
+        raise ValueError("journal seal does not match its contents")
+    reports = [ProgressReport.from_json(json.dumps(b).encode()) for b in bodies]
+    if any(r.run_id != run_id for r in reports):
+        raise ValueError("journal holds a report of another run")
+    return reports
+
+
 # --- refusals -------------------------------------------------------------------------
 
 
@@ -378,6 +423,8 @@ class ProgressClient:
     is safe). The daemon checks that rounds arrive in order, so a report lost to an outage
     would otherwise make every later one look out of order. 4xx is permanent: a refused
     earlier report is logged and dropped, a refused current one raises `ProgressRejected`.
+    A run that ends with reports kept tries once more for a while (`flush`), then leaves them
+    sealed for the daemon (`sealed_undelivered`, written by flowerapp/undelivered.py).
     """
 
     def __init__(
@@ -401,11 +448,34 @@ class ProgressClient:
         """Reports not delivered yet (the daemon was unreachable)."""
         return len(self._backlog)
 
+    @property
+    def undelivered(self) -> tuple[ProgressReport, ...]:
+        """The reports not delivered yet, oldest first."""
+        return tuple(self._backlog)
+
+    def sealed_undelivered(self, run_id: int) -> bytes:
+        """The undelivered reports as a journal the daemon can trust (`seal_journal`)."""
+        return seal_journal(self._token, run_id, self.undelivered)
+
     def report(self, r: ProgressReport) -> Directive:
         self._backlog.append(r)
         if len(self._backlog) > self._max_backlog:
             dropped = self._backlog.popleft()
             log.warning("progress backlog full: a %s report is dropped", dropped.kind)
+        return self._deliver(r)
+
+    def flush(self, budget: float, *, pause: float = 1.0) -> bool:
+        """Try to deliver what is kept for about `budget` seconds (the run is ending, so
+        there is no next report to carry them); True when nothing is left."""
+        deadline = time.monotonic() + budget
+        while self._backlog and time.monotonic() < deadline:
+            self._deliver(None)
+            if self._backlog:
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        return not self._backlog
+
+    def _deliver(self, current: ProgressReport | None) -> Directive:
+        """Send the backlog in order; a refusal of `current` raises, older ones are dropped."""
         directive = Directive.CONTINUE
         while self._backlog:
             head = self._backlog[0]
@@ -420,7 +490,7 @@ class ProgressClient:
                 return Directive.CONTINUE
             except ProgressRejected as exc:
                 self._backlog.popleft()
-                if head is r:
+                if head is current:
                     raise
                 log.warning("an earlier report was refused and is dropped: %s", exc)
                 continue

@@ -64,6 +64,7 @@ from reconciler.flowerapp.settings import (
     parse_plan,
 )
 from reconciler.flowerapp.strategies import build_strategy
+from reconciler.flowerapp.undelivered import keep_undelivered
 from reconciler.runtime.progress import (
     ArtifactInfo,
     Directive,
@@ -394,4 +395,5 @@ def main(grid: Grid, context: Context) -> None:
         with tracing.joined(control.traceparent):
             run.run(federation_json)
     finally:
+        keep_undelivered(sink, control.checkpoint_base, context.run_id)
         tracing.shutdown()  # the process ends with the run: export every span first

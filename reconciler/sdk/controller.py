@@ -30,6 +30,7 @@ from flwr.app import Array, ArrayRecord, Context
 
 from reconciler.artifacts import fetch_verified, open_store, sha256_file
 from reconciler.flowerapp.settings import Control, parse_control
+from reconciler.flowerapp.undelivered import keep_undelivered
 from reconciler.runtime.progress import (
     ArtifactInfo,
     Directive,
@@ -177,15 +178,21 @@ class Controller:
         return rnd < total and self.directive != Directive.CONTINUE
 
     def completed(self) -> None:
-        self.report(
+        self._last_report(
             ReportKind.COMPLETED, self.last_round, metrics=self.metrics, artifact=self.checkpoint
         )
 
     def halted(self) -> None:
         """Report `paused` or `stopped` after the last round done, as the directive said."""
         kind = ReportKind.PAUSED if self.directive == Directive.PAUSE else ReportKind.STOPPED
-        self.report(kind, self.last_round, artifact=self.checkpoint)
+        self._last_report(kind, self.last_round, artifact=self.checkpoint)
 
     def failed(self, reason: str) -> None:
         self._failing = True
-        self.report(ReportKind.FAILED, self.last_round, message=reason)
+        self._last_report(ReportKind.FAILED, self.last_round, message=reason)
+
+    def _last_report(self, kind: ReportKind, rnd: int, **extra: object) -> None:
+        """The run's end: what the daemon did not get is left for it (`keep_undelivered`)."""
+        self.report(kind, rnd, **extra)
+        if self.control is not None:
+            keep_undelivered(self.sink, self.control.checkpoint_base, self.run_id)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from reconciler.apply import ActionResult, Applier
 from reconciler.daemon.desired import DesiredCache
+from reconciler.daemon.undelivered import UndeliveredReports
 from reconciler.model import DesiredState, FederationKey, RecordedFederation, RunObservation
 from reconciler.plan import ActionKind, Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
@@ -45,6 +46,8 @@ class CycleOutcome:
     store_write_error: str = ""  # a write that does not stop the cycle failed (run statuses,
     # the cycle record, the report's read): retried next cycle
     push_error: str = ""  # the report step could not push status files
+    artifact_error: str = ""  # what a finished run left could not be read: tried next cycle
+    artifacts_read: bool = False  # the cycle read the artifact store (for the failure log)
     pushed: bool | None = None  # the report step pushed (True), failed to (False), or did not try
     duration: float = 0.0
     fetch_duration: float | None = None  # seconds the fetch took, failed or not; None: not tried
@@ -52,11 +55,13 @@ class CycleOutcome:
     @property
     def ok(self) -> bool:
         failed = any(not r.ok for r in self.results)
-        return not (self.source_error or self.runtime_error or self.store_error or failed)
+        return not (failed or self.source_error or self.runtime_error or self.store_error) and (
+            not self.artifact_error
+        )
 
     @property
     def errors(self) -> list[str]:
-        found = [self.source_error, self.runtime_error, self.store_error]
+        found = [self.source_error, self.runtime_error, self.store_error, self.artifact_error]
         return [e for e in found if e] + [r.error for r in self.results if not r.ok]
 
 
@@ -108,9 +113,11 @@ class Reconciler:
         report: Callable[[CycleOutcome], None] = lambda outcome: None,
         tracing: Tracing | None = None,
         log_follower: LogFollower | None = None,
+        undelivered: UndeliveredReports | None = None,
         prune_confirm: str | None = None,
     ) -> None:
         self.source = source
+        self.undelivered = undelivered  # reports finished runs left in the artifact store
         self.prune_confirm = prune_confirm  # `--prune-confirm REVISION`, else None
         self.log_follower = log_follower  # reads progress of apps without the control SDK
         self.tracing = tracing or Tracing.off()
@@ -162,6 +169,7 @@ class Reconciler:
         observed = self._observe(outcome)
         try:
             recorded = self._follow_logs(recorded, observed)
+            recorded, observed = self._collect_undelivered(recorded, observed, outcome)
         except StoreError as exc:
             outcome.store_error = f"recorded state unavailable: {exc}"
             return
@@ -254,6 +262,25 @@ class Reconciler:
         if not self.log_follower.follow(recorded, observed):
             return recorded
         return self.store.load_recorded()
+
+    def _collect_undelivered(
+        self,
+        recorded: dict[FederationKey, RecordedFederation],
+        observed: Mapping[FederationKey, RunObservation] | None,
+        outcome: CycleOutcome,
+    ) -> tuple[
+        dict[FederationKey, RecordedFederation], Mapping[FederationKey, RunObservation] | None
+    ]:
+        """Record what finished runs could not deliver (daemon/undelivered.py) before the
+        planner reads their end; the recorded state is read again when that changed it."""
+        if self.undelivered is None or observed is None:
+            return recorded, observed
+        found = self.undelivered.collect(recorded, observed)
+        outcome.artifact_error = found.artifact_error
+        outcome.artifacts_read = found.looked > 0
+        if found.recorded:
+            recorded = self.store.load_recorded()
+        return recorded, found.observed
 
     def _load(self, outcome: CycleOutcome) -> DesiredState | None:
         """Fetch and load; on a failed fetch, fall back to the last good desired state."""

@@ -154,6 +154,7 @@ class FailureLog:
         store_error = outcome.store_error or outcome.store_write_error
         self._step(STORE, store_error, tried=store_read or bool(store_error))
         self._step(STATUS_PUSH, outcome.push_error, tried=outcome.pushed is not None)
+        self._step(ARTIFACTS, outcome.artifact_error, tried=outcome.artifacts_read)
 
     def _step(self, step: str, error: str, *, tried: bool) -> None:
         if error:

@@ -34,6 +34,7 @@ from reconciler.daemon.failures import FailureLog, StepError
 from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
+from reconciler.daemon.undelivered import UndeliveredReports
 from reconciler.model import FederationKey, Phase
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
@@ -88,6 +89,7 @@ class Daemon:
             on_change=lambda: self.request_cycle("progress"),
             metrics=self.metrics,
             artifact_root=settings.artifacts.root,
+            failures=self.failures,
         )
         http = settings.http
         self.http = HttpServer(http.host, http.port, self._endpoints(), http.limits)
@@ -104,6 +106,9 @@ class Daemon:
                 parts.runtime,
                 self.sink,
                 partial(log_follow_mode, repo_root=Path(parts.source.workdir)),
+            ),
+            undelivered=UndeliveredReports(
+                self.sink, parts.progress_secret, artifact_root=settings.artifacts.root
             ),
             prune_confirm=settings.source.prune_confirm,
         )

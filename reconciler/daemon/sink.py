@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from reconciler.apply import checkpoint_base
 from reconciler.artifacts import ArtifactError
 from reconciler.artifacts.verify import check_stored, inside
+from reconciler.daemon.failures import ARTIFACTS, FailureLog
 from reconciler.lifecycle import IllegalTransition
 from reconciler.model import FederationKey, Phase, RecordedFederation
 from reconciler.runtime.base import RuntimeFailure
@@ -167,8 +168,10 @@ class RecordingSink:
         metrics: Metrics | None = None,
         *,
         artifact_root: str | None,
+        failures: FailureLog | None = None,
     ) -> None:
         self.store = store
+        self.failures = failures  # artifact-store failures of read-backs are logged there
         self.on_change = on_change
         self.metrics = metrics or Metrics()
         self.artifact_root = artifact_root
@@ -293,7 +296,11 @@ class RecordingSink:
                 target.uri, sha256=target.sha256, size=target.size, base=known.base
             )
         except ArtifactError as exc:
+            if self.failures is not None:
+                self.failures.failed(ARTIFACTS, f"reading back {target.uri}: {exc}")
             return _refusal(503, "artifact-store-unavailable", f"cannot read it back now: {exc}")
+        if self.failures is not None:
+            self.failures.succeeded(ARTIFACTS)
         if mismatch is None:
             return None
         status = 403 if mismatch.reason == "outside" else 422
@@ -305,6 +312,8 @@ class RecordingSink:
     ) -> RecordedFederation:
         store, generation, m = self.store, r.generation, self.metrics
         match r.kind:
+            case ReportKind.ROUND_STARTED if record.phase is Phase.PAUSED:
+                pass  # told to pause in the answer, the run ends before doing this round
             case ReportKind.ROUND_STARTED:
                 if store.round_started(key, generation, r.round):
                     m.round_started(key, r.round)

@@ -198,9 +198,11 @@ class Federations(Database):
             if to is Phase.STARTING:  # a run is launched with the current generation
                 changes["run_generation"] = old.generation
             fed = _update(cur, fed_id, changes, phase_changed=True)
-            details = {"from": old.phase.value, "to": to.value, **counters}
+            details: dict[str, Any] = {"from": old.phase.value, "to": to.value, **counters}
             if reason:
                 details["reason"] = reason
+            if to.terminal and (interrupted := _interrupt_rounds(cur, fed_id)):
+                details["interrupted_rounds"] = interrupted
             append_event(
                 cur,
                 kind,
@@ -263,6 +265,8 @@ class Federations(Database):
                 payload |= {"from": old.phase.value, "to": to.value}
             if to is not None and reason:
                 payload["reason"] = reason
+            if to is not None and (interrupted := _interrupt_rounds(cur, fed_id)):
+                payload["interrupted_rounds"] = interrupted
             append_event(
                 cur, kind, federation_id=fed_id, key=key, generation=fed.generation, payload=payload
             )
@@ -279,6 +283,18 @@ class Federations(Database):
             if generation <= old.observed_generation:
                 return old
             return _update(cur, fed_id, {"observed_generation": generation}, phase_changed=False)
+
+
+def _interrupt_rounds(cur: Cursor, fed_id: int) -> list[int]:
+    """Mark the federation's rounds still `started` as `interrupted` (it finished, or its
+    generation was replaced: no run will complete them); their numbers, for the event.
+    A pause leaves them: the round under way when it was asked for still completes."""
+    cur.execute(
+        "UPDATE rounds SET status = 'interrupted' WHERE federation_id = %s"
+        " AND status = 'started' RETURNING number",
+        (fed_id,),
+    )
+    return sorted(int(number) for (number,) in cur.fetchall())
 
 
 def _update(

@@ -72,7 +72,10 @@ class Progress(Database):
             fed_id = _reporting(cur, key, generation)
             cur.execute(
                 "INSERT INTO rounds (federation_id, generation, number, status, started_at)"
-                " VALUES (%s, %s, %s, 'started', now()) ON CONFLICT DO NOTHING RETURNING 1",
+                " VALUES (%s, %s, %s, 'started', now())"
+                " ON CONFLICT (federation_id, generation, number) DO UPDATE"
+                " SET status = 'started', started_at = now()"
+                " WHERE rounds.status = 'interrupted' RETURNING 1",
                 (fed_id, generation, round),
             )
             if cur.fetchone() is None:
@@ -91,7 +94,7 @@ class Progress(Database):
                 " completed_at) VALUES (%s, %s, %s, 'completed', %s, now())"
                 " ON CONFLICT (federation_id, generation, number) DO UPDATE"
                 " SET status = 'completed', metrics = EXCLUDED.metrics, completed_at = now()"
-                " WHERE rounds.status = 'started' RETURNING 1",
+                " WHERE rounds.status <> 'completed' RETURNING 1",
                 (fed_id, generation, round, Jsonb(dict(metrics))),
             )
             if cur.fetchone() is None:
@@ -175,7 +178,7 @@ class Progress(Database):
     def round_statuses(
         self, key: FederationKey, generation: int, numbers: Sequence[int]
     ) -> dict[int, str]:
-        """Status ("started" or "completed") of the given rounds of one generation that are
+        """Status ("started", "completed" or "interrupted") of the given rounds of one generation that are
         recorded; what the progress sink checks a report's round against."""
         with self._read() as cur:
             cur.execute(

@@ -28,11 +28,16 @@ COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 KUBE_VERSION = "1.28.0"  # the chart's minimum (StatefulSet pod-index labels)
 
-# Just enough to render: the chart refuses to guess the repository or the database.
+# Just enough to render: the chart refuses to guess the repository, the database, or where
+# the SuperLink's TLS certificate comes from.
+FLOWER_TLS_SECRET = "flower-tls"
 REQUIRED = {
     "reconciler": {"repo": "https://git.example/fl/specs.git"},
     "secrets": {"databaseUrl": "postgresql://tl:pw@db.example:5432/tl"},
+    "flower": {"tls": {"existingSecret": FLOWER_TLS_SECRET}},
 }
+# API groups of custom resources the chart renders; the Kubernetes schemas do not know them.
+CUSTOM_GROUPS = ("monitoring.coreos.com/", "cert-manager.io/")
 
 
 def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,12 +102,12 @@ def env_of(c: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 def validate_k8s(objs: list[dict[str, Any]], version: str = KUBE_VERSION) -> list[str]:
     """Problems found by the Kubernetes API schemas (strict: unknown fields are errors).
-    Custom resources (ServiceMonitor) have no schema there and are checked by the tests."""
+    Custom resources (ServiceMonitor, Certificate) have no schema there; the tests check them."""
     import kubernetes_validate
 
     problems = []
     for obj in objs:
-        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+        if obj["apiVersion"].startswith(CUSTOM_GROUPS):
             continue
         try:
             kubernetes_validate.validate(obj, version, strict=True)

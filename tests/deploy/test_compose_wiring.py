@@ -84,6 +84,8 @@ def test_the_reconciler_command_parses_and_reaches_the_superlink() -> None:
     host, port = args.superlink.split(":")
     assert host == "superlink" and int(port) == link.port
     assert link.insecure and link.runtime_dependency_install is False
+    # A plaintext SuperLink off loopback is reached only when the daemon is told to.
+    assert args.flower_insecure and args.flower_ca_file is None
     assert services()["superlink"]["entrypoint"] == ["flower-superlink"]
 
 

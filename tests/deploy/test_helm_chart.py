@@ -40,6 +40,15 @@ VARIANTS = {
     "existing-secret": {"existingSecret": "mine", "secrets": {"databaseUrl": ""}},
     "external-flower": {"superlink": {"enabled": False}, "reconciler": {"superlink": "fl:8000"}},
     "single-replica": {"reconciler": {"replicaCount": 1, "leaderElection": False}},
+    "flower-plaintext": {"flower": {"tls": {"enabled": False}}},
+    "flower-cert-manager": {
+        "flower": {
+            "tls": {
+                "existingSecret": "",
+                "certManager": {"enabled": True, "issuerRef": {"name": "ca"}},
+            }
+        }
+    },
 }
 FULL = "tl-thunderline-reconciler"
 
@@ -181,7 +190,7 @@ def test_only_the_superlink_pod_holds_the_progress_key(variant: str) -> None:
     ((workload, pod),) = superlinks
     c = container(workload)
     path = env_of(c)["THUNDERLINE_PROGRESS_KEY_FILE"]["value"]
-    (volume,) = [v for v in pod["spec"]["volumes"] if "secret" in v]
+    (volume,) = [v for v in pod["spec"]["volumes"] if "secret" in v and v["name"] != "flower-tls"]
     (mount,) = [m for m in c["volumeMounts"] if m["name"] == volume["name"]]
     assert volume["secret"]["items"] == [{"key": "THUNDERLINE_PROGRESS_SECRET", "path": "key"}]
     assert volume["secret"]["secretName"] == ("mine" if variant == "existing-secret" else FULL)
@@ -254,7 +263,7 @@ def test_superlink_and_supernodes_command_lines_parse_and_agree() -> None:
     assert link_c["command"][-1] == "flower-superlink"
     link = superlink_args(link_c["args"])
     node = supernode_args(node_c["args"])
-    assert link.insecure and link.database == "/state/state.db"
+    assert link.database == "/state/state.db"
     assert link.runtime_dependency_install is False
     assert (
         link_c["ports"][0]["containerPort"] == int(link.port) == service["spec"]["ports"][0]["port"]

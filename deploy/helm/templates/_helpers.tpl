@@ -119,3 +119,51 @@ securityContext:
 - name: tmp
   mountPath: /tmp
 {{- end -}}
+
+{{/* TLS to Flower: the Secret with ca.crt (and, for the SuperLink, tls.crt and tls.key);
+empty when Flower runs in plaintext, or an external SuperLink is trusted by the default
+CAs. Refuses settings that cannot work, naming the value to set. */}}
+{{- define "thunderline.flowerTlsSecret" -}}
+{{- $tls := .Values.flower.tls -}}
+{{- if $tls.enabled -}}
+{{- if and $tls.existingSecret $tls.certManager.enabled -}}
+{{- fail "flower.tls: set existingSecret or certManager.enabled, not both" -}}
+{{- else if $tls.certManager.enabled -}}
+{{- if not .Values.superlink.enabled -}}
+{{- fail "flower.tls.certManager issues the chart's own SuperLink a certificate: with superlink.enabled false, name the external SuperLink's CA in flower.tls.existingSecret" -}}
+{{- end -}}
+{{- if not $tls.certManager.issuerRef.name -}}
+{{- fail "flower.tls.certManager.issuerRef.name: name the cert-manager issuer that signs the SuperLink's certificate" -}}
+{{- end -}}
+{{- printf "%s-flower-tls" (include "thunderline.fullname" .) -}}
+{{- else if $tls.existingSecret -}}
+{{- $tls.existingSecret -}}
+{{- else if .Values.superlink.enabled -}}
+{{- fail "flower.tls: the SuperLink serves TLS unless flower.tls.enabled is false; set flower.tls.existingSecret (a Secret with ca.crt, tls.crt, tls.key) or flower.tls.certManager.enabled with issuerRef.name" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "thunderline.flowerTlsDir" -}}
+/etc/thunderline/flower-tls
+{{- end -}}
+
+{{/* The Flower TLS Secret as a volume with only the keys a pod needs;
+pass (dict "ctx" $ "keys" (list "ca.crt")). */}}
+{{- define "thunderline.flowerTlsVolume" -}}
+- name: flower-tls
+  secret:
+    secretName: {{ include "thunderline.flowerTlsSecret" .ctx }}
+    items:
+      {{- range .keys }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+    defaultMode: 0440
+{{- end -}}
+
+{{- define "thunderline.flowerTlsMount" -}}
+- name: flower-tls
+  mountPath: {{ include "thunderline.flowerTlsDir" . }}
+  readOnly: true
+{{- end -}}

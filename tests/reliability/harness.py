@@ -9,11 +9,14 @@ SuperLink (ListRuns), the real database (events, records) and the real Git remot
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -156,6 +159,17 @@ class DaemonProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def readyz_role(daemon: DaemonProcess) -> str:
+    """What the daemon's /readyz says it is (leader, standby), or "down"."""
+    try:
+        with urllib.request.urlopen(f"{daemon.url}/readyz", timeout=2) as response:
+            return str(json.loads(response.read())["role"])
+    except urllib.error.HTTPError as exc:
+        return str(json.loads(exc.read()).get("role", "unknown"))
+    except OSError:
+        return "down"
 
 
 def recorded(url: str) -> dict[FederationKey, RecordedFederation]:

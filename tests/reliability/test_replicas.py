@@ -8,10 +8,8 @@ SIGKILL to the standby answering /readyz as leader, and printed.
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -26,6 +24,7 @@ from tests.reliability.harness import (
     PROGRESS_SECRET,
     DaemonProcess,
     database,
+    readyz_role,
     seed_remote,
     spec_path,
     spec_text,
@@ -43,16 +42,6 @@ KEY = FederationKey("replicas", "shared")
 FAILOVER_LIMIT = 30.0
 
 
-def role(daemon: DaemonProcess) -> str:
-    try:
-        with urllib.request.urlopen(f"{daemon.url}/readyz", timeout=2) as response:
-            return str(json.loads(response.read())["role"])
-    except urllib.error.HTTPError as exc:
-        return str(json.loads(exc.read()).get("role", "unknown"))
-    except OSError:
-        return "down"
-
-
 def leader_gauge(daemon: DaemonProcess) -> str:
     with urllib.request.urlopen(f"{daemon.url}/metrics", timeout=5) as response:
         lines = response.read().decode().splitlines()
@@ -61,10 +50,10 @@ def leader_gauge(daemon: DaemonProcess) -> str:
 
 def wait_roles(a: DaemonProcess, b: DaemonProcess, timeout: float = 90) -> tuple[str, str]:
     deadline = time.monotonic() + timeout
-    roles = (role(a), role(b))
+    roles = (readyz_role(a), readyz_role(b))
     while time.monotonic() < deadline and sorted(roles) != ["leader", "standby"]:
         time.sleep(0.3)
-        roles = (role(a), role(b))
+        roles = (readyz_role(a), readyz_role(b))
     return roles
 
 
@@ -96,13 +85,13 @@ def test_one_replica_acts_and_the_other_takes_over_within_30_s(tmp_path: Path) -
                 replica.start()
             roles = wait_roles(*replicas)
             assert sorted(roles) == ["leader", "standby"], roles
-            leader, standby = sorted(replicas, key=lambda r: role(r) != "leader")
+            leader, standby = sorted(replicas, key=lambda r: readyz_role(r) != "leader")
             assert (leader_gauge(leader), leader_gauge(standby)) == ("1.0", "0.0")
             wait_for_phase(url, [KEY], Phase.STARTING, 120, leader)
 
             leader.stop(signal.SIGKILL)
             killed_at = time.monotonic()
-            while role(standby) != "leader" and time.monotonic() - killed_at < 60:
+            while readyz_role(standby) != "leader" and time.monotonic() - killed_at < 60:
                 time.sleep(0.1)
             failover = time.monotonic() - killed_at
             print(f"\nfailover: standby leads {failover:.1f} s after the leader's SIGKILL")

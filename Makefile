@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-fast lint fmt bench venv clean
+.PHONY: demo test test-fast lint fmt bench chaos venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py --growth
+
+# The fault suite against real processes (about 20 min, stops by itself, exit 1 when a
+# promise is broken). CHAOS_FLAGS=--kills 5 for a shorter run; --help lists the flags.
+CHAOS_FLAGS ?=
+chaos: $(STAMP)
+	$(PY) -m tests.reliability.chaos $(CHAOS_FLAGS)
 
 clean:
 	rm -rf .thunderline .pytest_cache .mypy_cache .ruff_cache

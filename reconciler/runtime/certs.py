@@ -1,7 +1,9 @@
-"""A throw-away certificate authority and server certificate for a SuperLink on loopback.
+"""A throw-away certificate authority and server certificate for a SuperLink on loopback,
+and SuperNode authentication keys.
 
 `LocalFlower(tls=True)` calls `write_server_pki` to make the files its SuperLink serves and
 its SuperNodes and driver trust; the flower tests call it to make a second, unrelated CA.
+`LocalFlower(supernode_auth=True)` calls `write_node_key` for each SuperNode.
 Real deployments bring their own certificates (an existing Secret or cert-manager,
 docs/deploy.md). Private keys are written 0600 and never logged.
 """
@@ -111,6 +113,24 @@ def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+
+
+def write_node_key(path: Path) -> bytes:
+    """A SuperNode's authentication key: the private half written to `path` (OpenSSH
+    format, 0600: what `flower-supernode --auth-supernode-private-key` reads), the public
+    half returned as PEM (what the Control API's RegisterNode takes). Flower 1.42 accepts
+    NIST curves; P-384 is the one its documentation uses."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP384R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    write_private(path, private)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def write_server_pki(folder: Path, hosts: tuple[str, ...] = LOOPBACK_NAMES) -> ServerPki:

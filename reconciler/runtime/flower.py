@@ -24,6 +24,7 @@ from flwr.common.serde import fab_to_proto, user_config_to_proto
 from flwr.proto.control_pb2 import (  # pylint: disable=E0611
     ListNodesRequest,
     ListRunsRequest,
+    RegisterNodeRequest,
     StartRunRequest,
     StopRunRequest,
     StreamLogsRequest,
@@ -251,6 +252,13 @@ class FlowerRuntime:
             self._call(f"logs of run {run_id}", lambda: _reraise(error))
             return []
         return item.splitlines()
+
+    def register_node(self, public_key: bytes) -> int:
+        """Admit a SuperNode by its public key (PEM) to a SuperLink that runs with
+        `--enable-supernode-auth`; returns the node id it will have."""
+        request = RegisterNodeRequest(public_key=public_key)
+        response = self._call("register node", lambda: self._client.RegisterNode(request))
+        return int(response.node_id)
 
     def nodes(self) -> list[NodeInfo]:
         response = self._call("list nodes", lambda: self._client.ListNodes(ListNodesRequest()))

@@ -18,6 +18,10 @@ With `tls=True` the SuperLink serves TLS with a certificate for 127.0.0.1 and lo
 from a CA made for this deployment (`certs.write_server_pki`, files in `<workdir>/tls`);
 SuperNodes and `runtime()` trust that CA only. Without it, everything speaks plaintext on
 loopback, as Flower's `--insecure` does.
+
+With `supernode_auth=True` (needs `tls`: Flower refuses it otherwise) the SuperLink admits
+only SuperNodes whose public key was registered through the Control API: each SuperNode
+gets a key of its own (`<workdir>/supernode-<i>/node.key`), registered before it starts.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.runtime.base import RuntimeFailure
-from reconciler.runtime.certs import ServerPki, write_private, write_server_pki
+from reconciler.runtime.certs import ServerPki, write_node_key, write_private, write_server_pki
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.progress import PROGRESS_KEY_ENV, PROGRESS_KEY_FILE_ENV
 from reconciler.runtime.tls import Transport
@@ -155,7 +159,10 @@ class LocalFlower:
         extra_env: dict[str, str] | None = None,
         progress_key: bytes | None = None,
         tls: bool = False,
+        supernode_auth: bool = False,
     ) -> None:
+        if supernode_auth and not tls:
+            raise ValueError("SuperNode authentication needs TLS (Flower 1.42 refuses it without)")
         self.workdir = workdir.resolve()
         self.supernodes = supernodes
         self.port = port or free_port()
@@ -165,6 +172,7 @@ class LocalFlower:
         self._nodes: dict[int, subprocess.Popen[bytes]] = {}
         self._node_ports = [free_port() for _ in range(supernodes)]
         self.tls = tls
+        self.supernode_auth = supernode_auth
         self._pki: ServerPki | None = None
 
     @property
@@ -241,6 +249,19 @@ class LocalFlower:
     def _client_tls_args(self) -> list[str]:
         return ["--root-certificates", str(self.pki.ca_file)] if self.tls else ["--insecure"]
 
+    def _node_auth_args(self, index: int) -> list[str]:
+        """The SuperNode's key flag; its key is made and registered at its first start."""
+        if not self.supernode_auth:
+            return []
+        key_file = self.workdir / f"supernode-{index}" / "node.key"
+        if not key_file.exists():
+            runtime = self.runtime()
+            try:
+                runtime.register_node(write_node_key(key_file))
+            finally:
+                runtime.close()
+        return ["--auth-supernode-private-key", str(key_file)]
+
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log_path = self.workdir / name / "process.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,6 +297,7 @@ class LocalFlower:
                 "--database",
                 str(self.workdir / "superlink" / "state.db"),
                 "--disable-runtime-dependency-installation",
+                *(["--enable-supernode-auth"] if self.supernode_auth else []),
             ],
         )
         self._wait_healthy()
@@ -287,6 +309,7 @@ class LocalFlower:
             [
                 "flower-supernode",
                 *self._client_tls_args(),
+                *self._node_auth_args(index),
                 "--superlink",
                 self.address,
                 "--host",

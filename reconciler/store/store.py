@@ -6,13 +6,15 @@
 
 The methods live in one module per job: `federations` (load, create, transitions, spec
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
-`outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation);
+`outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
+`cursors` (each notification service's place in the outbox);
 `db` holds the pool and transactions.
 """
 
 from __future__ import annotations
 
 from reconciler.store.bulk import Bulk
+from reconciler.store.cursors import DeliveryCursors
 from reconciler.store.federations import Federations
 from reconciler.store.findings import DaemonFindings
 from reconciler.store.outbox import Outbox
@@ -21,5 +23,5 @@ from reconciler.store.reports import Reports
 from reconciler.store.runs import Runs
 
 
-class Store(Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings):
+class Store(Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -24,6 +24,7 @@ TABLES = {
     "reconcile_cycles",
     "step_errors",
     "spec_findings",
+    "notification_cursors",
 }
 
 

@@ -97,6 +97,13 @@ class Metrics:
             "thunderline_specs_denied", "Spec files the tenant policy denies", ("tenant",),
             registry=r,
         )  # fmt: skip
+        # Notifications (reconciler/notify): one count per attempt's outcome, by service name
+        # (from the notifications file): delivered, retried (will be sent again), refused (the
+        # service said no for good), skipped (a commit status with no commit to put it on).
+        self.notifications = Counter(
+            "thunderline_notifications_total", "Notification attempts by service and outcome",
+            ("service", "outcome"), registry=r,
+        )  # fmt: skip
         self._round_began: dict[FederationKey, tuple[int, float]] = {}  # one open round each
         self._lock = threading.Lock()  # progress reports arrive on HTTP server threads
         self._denied_tenants: set[tuple[str]] = set()

@@ -10,8 +10,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.plan import PlanOptions
+
+if TYPE_CHECKING:
+    from reconciler.notify import NotifyConfig
 
 STATE_DIR = Path(".thunderline")
 
@@ -125,3 +129,6 @@ class Settings:
     # Retries while a part is down; today the leader lock's attempts during a database outage.
     backoff: Backoff = field(default_factory=Backoff)
     leader: LeaderSettings = field(default_factory=LeaderSettings)
+    # The notifications file, read (`--notifications`); None: no notifications are sent.
+    # It names the environment variables holding its secrets, never their values.
+    notifications: NotifyConfig | None = None

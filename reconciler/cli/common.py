@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from reconciler.notify import NotifyConfig
     from reconciler.runtime.tls import Transport
     from reconciler.specs.policy import Policy
     from reconciler.store import Store
 
 EMBEDDED_DATA_DIR = Path(".thunderline/pg")
 POLICY_ENV = "THUNDERLINE_POLICY"
+NOTIFICATIONS_ENV = "THUNDERLINE_NOTIFICATIONS"
 # Kept equal to reconciler.runtime.tls.CA_FILE_ENV (a test checks): importing that module
 # here would load the runtime package for every command's --help.
 FLOWER_CA_ENV = "THUNDERLINE_FLOWER_CA_FILE"
@@ -108,6 +110,26 @@ def policy_from(args: argparse.Namespace) -> Policy:
     from reconciler.specs.policyfile import load_policy
 
     return DEFAULT_POLICY if args.policy is None else load_policy(Path(args.policy))
+
+
+def add_notifications_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notifications",
+        metavar="FILE",
+        type=Path,
+        default=os.environ.get(NOTIFICATIONS_ENV) or None,
+        help=f"notifications file: webhooks, Slack, commit statuses (default: "
+        f"${NOTIFICATIONS_ENV}, else none; see docs/notifications.md)",
+    )
+
+
+def notifications_from(args: argparse.Namespace) -> NotifyConfig | None:
+    """The file `--notifications` names, read; raises `NotificationsInvalid`."""
+    if args.notifications is None:
+        return None
+    from reconciler.notify import load_notifications
+
+    return load_notifications(Path(args.notifications))
 
 
 @contextmanager

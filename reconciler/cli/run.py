@@ -33,10 +33,12 @@ from urllib.parse import urlsplit
 from reconciler.cli import EXIT_ERROR
 from reconciler.cli.common import (
     add_flower_tls_arguments,
+    add_notifications_argument,
     add_policy_argument,
     add_prune_arguments,
     flower_ca_file,
     flower_transport,
+    notifications_from,
     policy_from,
 )
 
@@ -92,6 +94,7 @@ def register(sub: Any) -> None:
         help="json: one object per line (time, level, logger, message) for log shippers",
     )
     add_policy_argument(p)
+    add_notifications_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -190,6 +193,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             prune_max_share=args.prune_max_share,
             policy=policy_from(args),
         ),
+        notifications=notifications_from(args),
     )
 
 
@@ -211,6 +215,7 @@ def check_flower_tls(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.daemon.main import serve
+    from reconciler.notify import NotificationsInvalid
     from reconciler.runtime.tls import TlsConfigError
     from reconciler.specs.policyfile import PolicyInvalid
 
@@ -218,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         check_flower_tls(args)
         settings = settings_from(args)
         use_s3_endpoint(args.s3_endpoint)
-    except (ValueError, PolicyInvalid, TlsConfigError) as exc:
+    except (ValueError, PolicyInvalid, NotificationsInvalid, TlsConfigError) as exc:
         print(f"reconciler run: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return serve(

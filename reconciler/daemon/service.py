@@ -36,6 +36,7 @@ from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
 from reconciler.daemon.undelivered import UndeliveredReports
 from reconciler.model import FederationKey, Phase
+from reconciler.notify import Notifier, revision_in
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
 from reconciler.runtime.base import Runtime
@@ -113,6 +114,7 @@ class Daemon:
             prune_confirm=settings.source.prune_confirm,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
+        self.notifier = self._notifier()  # None without a notifications file
         self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
 
     def _endpoints(self) -> Endpoints:
@@ -125,6 +127,25 @@ class Daemon:
             webhook_secret=self.parts.webhook_secret,
             progress_refused=self.sink.refused,
         )
+
+    def _notifier(self) -> Notifier | None:
+        """The notification delivery thread (reconciler/notify): delivers while leading."""
+        config = self.settings.notifications
+        if config is None:
+            return None
+        return Notifier(
+            config,
+            self.parts.store,
+            metrics=self.metrics,
+            is_leader=lambda: self.role == "leader",
+            revision_of=self._spec_revision,
+            backoff=self.settings.backoff,
+        )
+
+    def _spec_revision(self, key: FederationKey, generation: int) -> str | None:
+        """Where a commit status goes: known once a report has been built since start."""
+        statuses = self.reporter.statuses if self.last_outcome is not None else None
+        return revision_in(statuses, key, generation)
 
     def _launch_context(self) -> LaunchContext:
         public = self.settings.http.public_url or self.http.url
@@ -146,6 +167,8 @@ class Daemon:
         if src.watch is not None:
             self._watcher = watch_repository(src.watch, lambda: self.request_cycle("commit"))
         self.lifecycle_log.start()
+        if self.notifier is not None:
+            self.notifier.start()
         self._worker.start()
         self.request_cycle("start")
         return self
@@ -159,6 +182,8 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
         self.http.close()
+        if self.notifier is not None:
+            self.notifier.stop()  # before the lock goes: only a leader delivers
         if self.parts.leader is not None:
             self.parts.leader.release()
         self.tracing.shutdown()
@@ -223,6 +248,8 @@ class Daemon:
             m.set_denied(denied_by_tenant(outcome.desired))
         self.failures.after_cycle(outcome)  # counts reconcile_errors{step}, logs, keeps
         self.lifecycle_log.drain(self._total_rounds)
+        if self.notifier is not None:
+            self.notifier.wake()  # the cycle's events (and its statuses' revisions) are in
         for result in outcome.results:
             m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()
         if outcome.plan is not None:

@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Daemon, Parts
+from reconciler.notify import NotifyConfig
 from reconciler.plan import PlanOptions
 from reconciler.report import StatusWriter
 from reconciler.runtime.fake import FakeRuntime
@@ -80,6 +81,7 @@ def make_world(  # type: ignore[no-untyped-def]
     leader: LeaderLock | None = None,
     leader_settings: LeaderSettings | None = None,
     backoff: Backoff | None = None,
+    notifications: NotifyConfig | None = None,
 ):
     (tmp / "git").mkdir()
     remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
@@ -94,6 +96,7 @@ def make_world(  # type: ignore[no-untyped-def]
         plan=PlanOptions(prune=prune, policy=policy),
         leader=leader_settings or LeaderSettings(),
         backoff=backoff or Backoff(),
+        notifications=notifications,
     )
     parts = Parts(
         store=store,

@@ -102,3 +102,19 @@ def test_an_unknown_service_names_the_defined_ones() -> None:
 def test_a_missing_file_is_one_problem(tmp_path: Path) -> None:
     with pytest.raises(NotificationsInvalid, match="cannot read"):
         load_notifications(tmp_path / "absent.yaml", ENV)
+
+
+def test_run_refuses_a_broken_file_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    broken = tmp_path / "notifications.yaml"
+    broken.write_text(GOOD.replace("services: [ops]", "services: [opps]"))
+
+    code = main(["run", "--repo", str(tmp_path), "--notifications", str(broken)])
+
+    assert code == 2
+    assert f"{broken.as_posix()}:14:16: subscriptions[0].services[0]: no service" in (
+        capsys.readouterr().err
+    )

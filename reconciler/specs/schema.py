@@ -1,9 +1,11 @@
 """Validation against `schema/federation-spec.schema.json`, with readable, located messages.
 
-`schema_findings` runs one precompiled Draft 2020-12 validator over a loaded document and
-turns every error (all of them, not just the first) into a `Finding` on the line of the
-offending YAML node. Messages explain YAML 1.1 surprises (`no` read as a boolean, `1e-5` read
-as text, `5.0` where an integer belongs) and never quote a secret value. Called by `filecheck`.
+`schema_findings` asks the compiled yes/no check first (`fastcheck`: jsonschema-rs, a few
+microseconds); only a document it rejects meets jsonschema, the validator of record, whose
+precompiled Draft 2020-12 validator turns every error (all of them, not just the first)
+into a `Finding` on the line of the offending YAML node. Messages explain YAML 1.1
+surprises (`no` read as a boolean, `1e-5` read as text, `5.0` where an integer belongs) and
+never quote a secret value. Called by `filecheck`.
 """
 
 from __future__ import annotations

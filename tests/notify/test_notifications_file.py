@@ -118,3 +118,13 @@ def test_run_refuses_a_broken_file_before_starting_anything(
     assert f"{broken.as_posix()}:14:16: subscriptions[0].services[0]: no service" in (
         capsys.readouterr().err
     )
+
+
+def test_the_example_file_is_valid() -> None:
+    example = Path(__file__).parents[2] / "examples" / "notifications.yaml"
+    names = ("OPS_WEBHOOK_URL", "OPS_WEBHOOK_KEY", "NLP_SLACK_WEBHOOK_URL", "GITHUB_STATUS_TOKEN",
+             "GITLAB_STATUS_TOKEN")  # fmt: skip
+
+    config = load_notifications(example, {name: "set" for name in names})
+
+    assert {s.kind for s in config.services} == {"webhook", "slack", "github", "gitlab"}

@@ -126,14 +126,17 @@ class Applier:
             ActionKind.RECOVER: self._recover,
             ActionKind.FAIL: self._fail,
             ActionKind.COMPLETE: self._complete,
+            ActionKind.QUEUED: self._hold,
+            ActionKind.WAITING: self._hold,
         }
 
     def apply(
         self, plan: Plan, recorded: Mapping[FederationKey, RecordedFederation] | None = None
     ) -> list[ActionResult]:
         """Carry out every state-changing action. Brand-new federations (not in `recorded`)
-        are started in bulk; everything else one action at a time."""
-        actions = [a for a in plan.actions if a.kind.changes_state]
+        are started in bulk; everything else one action at a time. A new federation whose
+        start is held back is recorded Pending, which gives it its place in the queue."""
+        actions = [a for a in plan.actions if a.kind.changes_state or _new_held(a, recorded)]
         new = [] if recorded is None else [a for a in actions if _new_start(a, recorded)]
         results = self._start_new(new) if len(new) > 1 else []
         batched = {a.key for a in new} if results else set()
@@ -204,6 +207,10 @@ class Applier:
         elif action.changes:  # changed while Pending: launch the new generation
             record = self._record_spec(record, action, to=None)
         self._launch(record, resume=False)
+
+    def _hold(self, action: Action) -> None:
+        if self._existing(action.key) is None:
+            self.store.create(_spec(action))
 
     def _update(self, action: Action) -> None:
         record = self.store.get(action.key)
@@ -400,6 +407,11 @@ class Applier:
 
 def _new_start(action: Action, recorded: Collection[FederationKey]) -> bool:
     return action.kind is ActionKind.START and action.key not in recorded
+
+
+def _new_held(action: Action, recorded: Collection[FederationKey] | None) -> bool:
+    held = action.kind is ActionKind.QUEUED or action.kind is ActionKind.WAITING
+    return held and recorded is not None and action.key not in recorded
 
 
 def _spec(action: Action) -> FederationSpec:

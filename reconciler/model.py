@@ -14,6 +14,7 @@ import weakref
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
@@ -182,6 +183,16 @@ class FederationSpec:
     def rounds_total(self) -> int:
         return int(self.spec.get("rounds", {}).get("total", 1))
 
+    @cached_property
+    def priority(self) -> int:
+        return int(self.spec.get("priority", 0))
+
+    @cached_property
+    def min_available(self) -> int:
+        """SuperNodes a round needs (strategy.params.minAvailable; Flower's default 2)."""
+        params = self.spec.get("strategy", {}).get("params", {})
+        return int(params.get("minAvailable", 2))
+
 
 @dataclass(frozen=True)
 class DesiredState:
@@ -221,6 +232,8 @@ class RecordedFederation:
     # raise `generation` but keep the run); 0 before the first launch
     recoveries: int = 0  # runs of this generation that died and were resubmitted
     version: int = 1  # optimistic-concurrency counter, bumped on every write
+    phase_since: datetime | None = None  # when the phase last changed: a Pending
+    # federation's place in the start queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +267,8 @@ class ConditionType(enum.StrEnum):
     ORPHANED = "Orphaned"
     POLICY_DENIED = "PolicyDenied"  # the spec breaks its tenant's policy: never started
     PRUNE_BLOCKED = "PruneBlocked"  # a mass deletion waits for a person to confirm it
-    QUEUED = "Queued"  # a new federation waits for a free slot of its tenant's maxConcurrent
+    QUEUED = "Queued"  # a start waits for a free slot (a concurrency limit), with its place
+    SUPERNODES_SHORT = "SuperNodesShort"  # fewer SuperNodes online than minAvailable needs
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from reconciler.notify import NotifyConfig
+    from reconciler.plan import PlanOptions
     from reconciler.runtime.tls import Transport
     from reconciler.specs.policy import Policy
     from reconciler.store import Store
@@ -53,6 +54,42 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
         "--prune-max-share", type=float, default=0.5, metavar="FRACTION", help="default: 0.5"
     )
     return guard
+
+
+def add_admission_arguments(parser: argparse.ArgumentParser) -> None:
+    """The concurrency limits a start is queued behind (reconciler/plan/admission.py)."""
+    group = parser.add_argument_group(
+        "admission",
+        "starts past a limit are queued (higher spec.priority first, tenants taking turns, "
+        "then the longest waiting); a start also waits while fewer SuperNodes are online "
+        "than its minAvailable",
+    )
+    group.add_argument(
+        "--max-running",
+        type=int,
+        metavar="N",
+        help="federations running at once on the SuperLink (default: no limit)",
+    )
+    group.add_argument(
+        "--max-running-per-tenant",
+        type=int,
+        metavar="N",
+        help="per tenant, where the tenant policy sets no maxConcurrent (default: no limit)",
+    )
+
+
+def plan_options_from(args: argparse.Namespace, policy: Policy) -> PlanOptions:
+    """The planner's options from the prune and admission flags (ValueError if out of range)."""
+    from reconciler.plan import PlanOptions
+
+    return PlanOptions(
+        prune=args.prune,
+        prune_max_count=args.prune_max_count,
+        prune_max_share=args.prune_max_share,
+        policy=policy,
+        max_running=args.max_running,
+        max_running_per_tenant=args.max_running_per_tenant,
+    )
 
 
 def add_policy_argument(parser: argparse.ArgumentParser) -> None:

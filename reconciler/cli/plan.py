@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import EXIT_ERROR
 from reconciler.cli.common import (
+    add_admission_arguments,
     add_database_argument,
     add_policy_argument,
     add_prune_arguments,
+    plan_options_from,
     policy_from,
 )
 
@@ -35,6 +37,7 @@ def register(sub: Any) -> None:
     p.add_argument("--against", default="status", metavar="db|status|REV")
     p.add_argument("--output", "-o", choices=("text", "markdown", "json"), default="text")
     add_prune_arguments(p)
+    add_admission_arguments(p)
     add_database_argument(p)
     add_policy_argument(p)
     p.set_defaults(handler=run)
@@ -46,7 +49,7 @@ class PlanError(Exception):
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.cli.validate import UsageError, find_target
-    from reconciler.plan import PlanOptions, plan
+    from reconciler.plan import plan
     from reconciler.plan.render import RENDERERS
     from reconciler.specs import load_repo
     from reconciler.specs.policyfile import PolicyInvalid
@@ -54,12 +57,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         root = find_target(Path(args.path)).root
         policy = policy_from(args)
-        options = PlanOptions(
-            prune=args.prune,
-            prune_max_count=args.prune_max_count,
-            prune_max_share=args.prune_max_share,
-            policy=policy,
-        )
+        options = plan_options_from(args, policy)
         desired = load_repo(root, revision=_head(root), policy=policy)
         recorded = _recorded(root, args, policy)
     except (UsageError, PlanError, OSError, PolicyInvalid, ValueError) as exc:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from reconciler.cli import EXIT_ERROR
 from reconciler.cli.common import (
+    add_admission_arguments,
     add_flower_tls_arguments,
     add_notifications_argument,
     add_policy_argument,
@@ -39,6 +40,7 @@ from reconciler.cli.common import (
     flower_ca_file,
     flower_transport,
     notifications_from,
+    plan_options_from,
     policy_from,
 )
 
@@ -73,6 +75,7 @@ def register(sub: Any) -> None:
         help="S3 endpoint URL for MinIO/Ceph (sets AWS_ENDPOINT_URL for this process and the "
         "Flower processes it starts)",
     )
+    add_admission_arguments(p)
     guard = add_prune_arguments(p)
     guard.add_argument(
         "--prune-confirm",
@@ -149,7 +152,6 @@ def http_limits_from(args: argparse.Namespace) -> Any:
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    from reconciler.plan import PlanOptions
     from reconciler.settings import (
         ArtifactSettings,
         HttpSettings,
@@ -187,12 +189,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             public_url=args.public_url,
             limits=http_limits_from(args),
         ),
-        plan=PlanOptions(
-            prune=args.prune,
-            prune_max_count=args.prune_max_count,
-            prune_max_share=args.prune_max_share,
-            policy=policy_from(args),
-        ),
+        plan=plan_options_from(args, policy_from(args)),
         notifications=notifications_from(args),
     )
 

@@ -31,7 +31,8 @@ class Findings:
     orphaned: str = ""
     prune_blocked: str = ""  # its file was deleted in a mass deletion the prune guard holds
     acted: bool = False  # an action for it succeeded this cycle
-    queued: str = ""  # a new federation's start waits for a slot (the tenant's maxConcurrent)
+    queued: str = ""  # its start waits for a slot (a concurrency limit), with its place
+    nodes_short: str = ""  # fewer SuperNodes are online than it needs (waiting or running)
 
 
 def derive(
@@ -40,8 +41,9 @@ def derive(
     previous: Mapping[ConditionType, Condition],
     now: str,
 ) -> tuple[Condition, ...]:
-    raw = [*_failures(found), _stalled(record, found), _reconciling(record, found)]
-    raw.append(_ready(record, [c for c in raw if c[1] == "True"]))
+    raw = [*_failures(found), *_waiting(found), _stalled(record, found)]
+    raw.append(_reconciling(record, found))
+    raw.append(_ready(record, [c for c in raw if c[1] == "True"], found))
     return tuple(_stamped(c, previous, now) for c in raw)
 
 
@@ -52,7 +54,7 @@ def derive_unrecorded(
     found: Findings, previous: Mapping[ConditionType, Condition], now: str
 ) -> tuple[Condition, ...]:
     """The conditions of a spec that is no federation yet: broken or denied (`SpecInvalid`
-    or `PolicyDenied`, Stalled: a person must fix it), or queued (`Queued`, Reconciling)."""
+    or `PolicyDenied`; Stalled: a person must fix it)."""
     raw = _failures(found)
     if raw:
         _, _, reason, message = raw[0]
@@ -61,13 +63,6 @@ def derive_unrecorded(
             (T.STALLED, "True", reason, wait),
             (T.RECONCILING, "False", reason, wait),
             (T.READY, "False", reason, message),
-        ]
-    elif found.queued:
-        raw += [
-            (T.STALLED, "False", "Progressing", "nothing needs a person"),
-            (T.RECONCILING, "True", "Queued", found.queued),
-            (T.READY, "False", "Queued", found.queued),
-            (T.QUEUED, "True", "MaxConcurrent", found.queued),
         ]
     return tuple(_stamped(c, previous, now) for c in raw)
 
@@ -90,6 +85,16 @@ def _failures(found: Findings) -> list[_Raw]:
         out.append((T.ORPHANED, "True", "SpecDeleted", found.orphaned))
     if found.prune_blocked:
         out.append((T.PRUNE_BLOCKED, "True", "MassDeletion", found.prune_blocked))
+    return out
+
+
+def _waiting(found: Findings) -> list[_Raw]:
+    """What a start (or a running federation) waits for; nothing a person must fix."""
+    out: list[_Raw] = []
+    if found.queued:
+        out.append((T.QUEUED, "True", "ConcurrencyLimit", found.queued))
+    if found.nodes_short:
+        out.append((T.SUPERNODES_SHORT, "True", "TooFewOnline", found.nodes_short))
     return out
 
 
@@ -117,13 +122,17 @@ def _reconciling(record: RecordedFederation, found: Findings) -> _Raw:
     return (T.RECONCILING, "False", "Settled", f"phase {record.phase}")
 
 
-def _ready(record: RecordedFederation, failing: list[_Raw]) -> _Raw:
+def _ready(record: RecordedFederation, failing: list[_Raw], found: Findings) -> _Raw:
     blocking = [
         c for c in failing if c[0] in (T.SPEC_INVALID, T.POLICY_DENIED, T.APPLY_FAILED, T.STALLED)
     ]
     if blocking:
         _, _, reason, message = blocking[0]
         return (T.READY, "False", reason, message)
+    if record.phase is Phase.PENDING and found.queued:
+        return (T.READY, "False", "Queued", found.queued)
+    if record.phase is Phase.PENDING and found.nodes_short:
+        return (T.READY, "False", "WaitingForSuperNodes", found.nodes_short)
     if record.phase in (Phase.RUNNING, Phase.PAUSED, Phase.COMPLETED):
         return (T.READY, "True", record.phase.value, _ready_message(record))
     return (T.READY, "False", record.phase.value, record.reason or f"phase {record.phase}")

@@ -42,6 +42,7 @@ class CycleOutcome:
     results: list[ActionResult] = field(default_factory=list)
     source_error: str = ""  # the fetch failed; desired state is the last good one
     runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
+    nodes_online: int | None = None  # SuperNodes the runtime lists online (None: not known)
     store_error: str = ""  # the cycle stopped: nothing was acted on
     store_write_error: str = ""  # a write that does not stop the cycle failed (run statuses,
     # the cycle record, the report's read): retried next cycle
@@ -127,7 +128,10 @@ class Reconciler:
         self.options = options
         self.report = report
         self.desired = DesiredCache(options.policy)
-        self._last_plan: tuple[_PlanInputs, frozenset[FederationKey], Plan] | None = None
+        # The last plan: its inputs, its other terms (prune-held keys, SuperNodes online).
+        self._last_plan: (
+            tuple[_PlanInputs, tuple[frozenset[FederationKey], int | None], Plan] | None
+        ) = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         # (revision, --prune-confirm) -> how the deletions there were confirmed, or None
         self._confirmed: tuple[tuple[str, str | None], str | None] | None = None
@@ -173,7 +177,7 @@ class Reconciler:
         except StoreError as exc:
             outcome.store_error = f"recorded state unavailable: {exc}"
             return
-        planned = self._plan(desired, recorded, observed)
+        planned = self._plan(desired, recorded, observed, outcome.nodes_online)
         outcome.plan = self._guarded(planned, desired, recorded, observed)
         outcome.results = self.applier.apply(outcome.plan, recorded)
 
@@ -182,20 +186,27 @@ class Reconciler:
         desired: DesiredState,
         recorded: dict[FederationKey, RecordedFederation],
         observed: Mapping[FederationKey, RunObservation] | None,
+        nodes_online: int | None,
     ) -> Plan:
         """`plan()`, or the last plan when its inputs are unchanged: the planner is pure, and
         the store and desired-state cache hand back the very same objects when nothing moved."""
-        last, held = self._last_plan, self._prune_held
+        last, terms = self._last_plan, (self._prune_held, nodes_online)
         if (
             last is not None
-            and last[1] == held
+            and last[1] == terms
             and _same_inputs(last[0], (desired, recorded, observed))
         ):
             return replace(last[2], revision=desired.revision)
         result = plan(
-            desired, recorded, observed, self.options, memo=self._plan_memo, prune_held=held
+            desired,
+            recorded,
+            observed,
+            self.options,
+            memo=self._plan_memo,
+            prune_held=self._prune_held,
+            nodes_online=nodes_online,
         )
-        self._last_plan = ((desired, recorded, observed), held, result)
+        self._last_plan = ((desired, recorded, observed), terms, result)
         return result
 
     def _guarded(
@@ -309,7 +320,17 @@ class Reconciler:
             outcome.runtime_error = f"Flower runtime unavailable: {exc}"
             return None
         self._record_run_statuses(observations, outcome)
+        outcome.nodes_online = self._nodes_online()
         return latest_runs(observations)
+
+    def _nodes_online(self) -> int | None:
+        """How many SuperNodes are online, for admission; None when they cannot be listed
+        (then no start waits for nodes: a listing failure must not hold everything back)."""
+        try:
+            return sum(1 for node in self.runtime.nodes() if node.online)
+        except RuntimeFailure as exc:
+            log.info("SuperNodes not listed this cycle: %s", exc)
+            return None
 
     def _record_run_statuses(
         self, observations: list[RunObservation], outcome: CycleOutcome

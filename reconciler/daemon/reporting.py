@@ -21,7 +21,7 @@ from reconciler.daemon.conditions import Findings, derive
 from reconciler.daemon.cycle import CycleOutcome
 from reconciler.daemon.unrecorded import UnrecordedReports, find_unrecorded
 from reconciler.lineage import current_line
-from reconciler.model import Condition, ConditionType, FederationKey, RecordedFederation
+from reconciler.model import Condition, ConditionType, FederationKey, Phase, RecordedFederation
 from reconciler.plan import ActionKind
 from reconciler.report import (
     ArtifactStatus,
@@ -92,7 +92,10 @@ class StatusReporter:
         if not self._findings_saved:
             self._save_findings(outcome)
         inputs = _ReportInputs(
-            recorded, findings_by_key(outcome), outcome.source_error, outcome.runtime_error
+            recorded,
+            findings_by_key(outcome, recorded),
+            outcome.source_error,
+            outcome.runtime_error,
         )
         before = self._last_inputs
         if before is None or not inputs.same_as(before):
@@ -211,8 +214,10 @@ def _revision_of(record: RecordedFederation, outcome: CycleOutcome) -> str:
     return outcome.spec_revisions.get(spec.path, "")
 
 
-def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
-    found: dict[FederationKey, Findings] = {}
+def findings_by_key(
+    outcome: CycleOutcome, recorded: Mapping[FederationKey, RecordedFederation]
+) -> dict[FederationKey, Findings]:
+    found = _short_of_nodes(outcome, recorded)
     for action in outcome.plan.actions if outcome.plan else ():
         if action.kind is ActionKind.INVALID:
             found[action.key] = Findings(problems=action.problems)
@@ -220,6 +225,10 @@ def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
             found[action.key] = Findings(orphaned=action.reason)
         elif action.kind is ActionKind.PRUNE_BLOCKED:
             found[action.key] = Findings(prune_blocked=action.reason)
+        elif action.kind is ActionKind.QUEUED:
+            found[action.key] = Findings(queued=action.reason)
+        elif action.kind is ActionKind.WAITING:
+            found[action.key] = Findings(nodes_short=action.reason)
     for result in outcome.results:
         key = result.action.key
         prior = found.get(key, _NO_FINDINGS)
@@ -229,6 +238,28 @@ def findings_by_key(outcome: CycleOutcome) -> dict[FederationKey, Findings]:
             apply_transient=result.transient,
             acted=result.ok,
         )
+    return found
+
+
+_RUNNING = (Phase.STARTING, Phase.RUNNING)
+
+
+def _short_of_nodes(
+    outcome: CycleOutcome, recorded: Mapping[FederationKey, RecordedFederation]
+) -> dict[FederationKey, Findings]:
+    """Running federations that need more SuperNodes than are online: said before their
+    round times out. The spec's minAvailable comes from the desired spec (cached on it)."""
+    online, desired = outcome.nodes_online, outcome.desired
+    if online is None or desired is None:
+        return {}
+    found: dict[FederationKey, Findings] = {}
+    for key, record in recorded.items():
+        spec = desired.specs.get(key) if record.phase in _RUNNING else None
+        if spec is not None and spec.min_available > online:
+            found[key] = Findings(
+                nodes_short=f"{online} of {spec.min_available} SuperNodes needed are online "
+                "(strategy.params.minAvailable): its rounds wait, then time out"
+            )
     return found
 
 

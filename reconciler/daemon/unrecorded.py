@@ -1,13 +1,13 @@
-"""Statuses of specs that never became a federation: broken, denied by policy, or queued.
+"""Statuses of specs that never became a federation: broken, or denied by policy.
 
 Called by the report step (`reporting.StatusReporter`) each cycle. A new spec that fails to
 load or validate gets a report with phase `Invalid` and a `SpecInvalid` condition (or
-`PolicyDenied` when only its tenant policy refuses it) listing every `FILE:LINE:COL` problem;
-a new spec the planner holds back for its tenant's maxConcurrent gets phase `Pending` with a
-`Queued` condition. A broken file whose name cannot be read is reported under the name of its
-file (`specs/<tenant>/<name>.yaml`). Once the spec is fixed its federation is recorded and the
+`PolicyDenied` when only its tenant policy refuses it) listing every `FILE:LINE:COL` problem.
+A broken file whose name cannot be read is reported under the name of its file
+(`specs/<tenant>/<name>.yaml`). Once the spec is fixed its federation is recorded and the
 normal report replaces this one; once the file is deleted the report goes. Costs nothing in
-a repository without broken or queued specs: the cycle's plan has no such action.
+a repository without broken specs: the cycle's plan has no such action. (A start held back,
+queued or waiting for SuperNodes, is recorded Pending and reported like any federation.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reconciler.daemon.conditions import Findings, derive_unrecorded
-from reconciler.model import Condition, ConditionType, FederationKey, Phase, SpecProblem
+from reconciler.model import Condition, ConditionType, FederationKey, SpecProblem
 from reconciler.plan import ActionKind, Plan
 from reconciler.report import FederationStatus, ReportPhase
 from reconciler.specs.layout import YAML_SUFFIXES, is_dns_label, tenant_of
@@ -34,14 +34,10 @@ class Unrecorded:
     path: str
     revision: str = ""
     problems: tuple[SpecProblem, ...] = ()
-    queued: str = ""  # why its start waits (maxConcurrent), when it is well formed
-    total_rounds: int = 0
 
     @property
     def reason(self) -> str:
-        if self.problems:
-            return "PolicyDenied" if all(p.policy for p in self.problems) else "SpecInvalid"
-        return "Queued"
+        return "PolicyDenied" if all(p.policy for p in self.problems) else "SpecInvalid"
 
 
 def find_unrecorded(
@@ -54,24 +50,10 @@ def find_unrecorded(
         return None
     found: dict[FederationKey, Unrecorded] = {}
     for action in plan.actions:
-        kind = action.kind
-        if kind is not ActionKind.INVALID and kind is not ActionKind.QUEUED:
-            continue
         key = action.key
-        if key in recorded:
-            continue
-        if kind is ActionKind.INVALID and action.problems:
+        if action.kind is ActionKind.INVALID and action.problems and key not in recorded:
             path = action.problems[0].file
             found[key] = Unrecorded(key, path, revisions.get(path, ""), action.problems)
-        elif kind is ActionKind.QUEUED and action.spec is not None:
-            spec = action.spec
-            found[key] = Unrecorded(
-                key,
-                spec.path,
-                revisions.get(spec.path, ""),
-                queued=action.reason,
-                total_rounds=spec.rounds_total,
-            )
     for file, problems in _by_file(plan.unclaimed_problems).items():
         named = key_of_path(file)
         if named is None or named in recorded or named in found:
@@ -147,23 +129,18 @@ def _status(seen: Unrecorded, previous: FederationStatus | None, now: str) -> Fe
     before: Mapping[ConditionType, Condition] = (
         {c.type: c for c in previous.conditions} if previous else {}
     )
-    found = Findings(problems=seen.problems, queued=seen.queued)
     return FederationStatus(
         key=seen.key,
         path=seen.path,
-        phase=ReportPhase.INVALID if seen.problems else Phase.PENDING,
+        phase=ReportPhase.INVALID,
         reason=seen.reason,
-        conditions=derive_unrecorded(found, before, now),
+        conditions=derive_unrecorded(Findings(problems=seen.problems), before, now),
         revision=seen.revision,
-        total_rounds=seen.total_rounds,
         problems=tuple(str(p) for p in seen.problems),
     )
 
 
 def _log_found(seen: Unrecorded) -> None:
-    if not seen.problems:
-        log.info("federation %s queued: %s", seen.key, seen.queued)
-        return
     what = "denied by its tenant policy" if seen.reason == "PolicyDenied" else "invalid"
     log.warning(
         "spec %s for %s is %s; nothing is created until it is fixed: %s",

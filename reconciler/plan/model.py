@@ -26,7 +26,8 @@ class ActionKind(enum.StrEnum):
     ORPHAN = "orphan"  # spec file deleted with pruning off: report, touch nothing
     INVALID = "invalid"  # the spec is broken: report; a running federation keeps running
     PRUNE_BLOCKED = "prune-blocked"  # a stop of a deleted file the prune guard holds back
-    QUEUED = "queued"  # a start over the tenant's maxConcurrent: it waits for a free slot
+    QUEUED = "queued"  # a start past a concurrency limit: it waits for a free slot
+    WAITING = "waiting"  # a start that needs more SuperNodes online than there are
 
     @property
     def changes_state(self) -> bool:
@@ -52,9 +53,17 @@ _MARKERS = {
     ActionKind.INVALID: "!",
     ActionKind.PRUNE_BLOCKED: "(-)",
     ActionKind.QUEUED: "(+)",
+    ActionKind.WAITING: "(+)",
 }
+# Held starts only report too (apply records a new one as Pending: its place in the queue).
 _REPORT_ONLY = frozenset(
-    (ActionKind.ORPHAN, ActionKind.INVALID, ActionKind.PRUNE_BLOCKED, ActionKind.QUEUED)
+    (
+        ActionKind.ORPHAN,
+        ActionKind.INVALID,
+        ActionKind.PRUNE_BLOCKED,
+        ActionKind.QUEUED,
+        ActionKind.WAITING,
+    )
 )
 
 
@@ -116,15 +125,20 @@ class Plan:
     def exit_code(self) -> int:
         """Like `terraform plan -detailed-exitcode`: 0 nothing, 1 changes, 2 errors. Stops
         the prune guard holds back are changes asked for (1): they wait for a person; so
-        are starts queued for a free slot of their tenant."""
+        are starts held back (queued for a free slot, waiting for SuperNodes)."""
         if self.has_errors:
             return 2
-        return 1 if self.has_changes or self.prune_blocked or self.queued else 0
+        return 1 if self.has_changes or self.prune_blocked or self.held else 0
 
     @property
     def queued(self) -> int:
-        """How many starts wait for a free slot under their tenant's maxConcurrent."""
+        """How many starts wait for a free slot (a concurrency limit)."""
         return sum(1 for a in self.actions if a.kind is ActionKind.QUEUED)
+
+    @property
+    def held(self) -> int:
+        """How many starts are held back: queued, or waiting for SuperNodes."""
+        return sum(1 for a in self.actions if a.kind in (ActionKind.QUEUED, ActionKind.WAITING))
 
     def counts(self) -> Counter[ActionKind]:
         return Counter(a.kind for a in self.actions)
@@ -137,5 +151,7 @@ class Plan:
         if counts[ActionKind.PRUNE_BLOCKED]:  # said only when it happens: plans stay as they were
             text += f"; {counts[ActionKind.PRUNE_BLOCKED]} stops held by the prune guard"
         if counts[ActionKind.QUEUED]:
-            text += f"; {counts[ActionKind.QUEUED]} queued for a free slot of their tenant"
+            text += f"; {counts[ActionKind.QUEUED]} queued for a free slot"
+        if counts[ActionKind.WAITING]:
+            text += f"; {counts[ActionKind.WAITING]} waiting for SuperNodes"
         return text

@@ -7,7 +7,6 @@ down in docs/plan-semantics.md; the table-driven tests in tests/plan/ hold them 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +21,7 @@ from reconciler.model import (
     SpecProblem,
 )
 from reconciler.plan import fields
+from reconciler.plan.admission import Limits, admit
 from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
 from reconciler.specs.policy import DEFAULT_POLICY, Policy
 
@@ -40,12 +40,22 @@ class PlanOptions:
     # The tenant policy: what `specs` checked every file against, and here each tenant's
     # maxConcurrent (starts past it are `queued` until a federation of the tenant ends).
     policy: Policy = DEFAULT_POLICY
+    max_running: int | None = None  # federations running at once on the SuperLink
+    max_running_per_tenant: int | None = None  # per tenant, where the policy sets no limit
 
     def __post_init__(self) -> None:
         if self.prune_max_count < 0:
             raise ValueError(f"prune_max_count must be >= 0, not {self.prune_max_count}")
         if not 0.0 <= self.prune_max_share <= 1.0:
             raise ValueError(f"prune_max_share must be within 0..1, not {self.prune_max_share}")
+        for name in ("max_running", "max_running_per_tenant"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, not {value}")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.policy, self.max_running, self.max_running_per_tenant)
 
 
 _Decide = Callable[..., "Action | None"]
@@ -60,6 +70,7 @@ def plan(
     memo: PlanMemo | None = None,
     prune_confirmed: bool = False,
     prune_held: Collection[FederationKey] = (),
+    nodes_online: int | None = None,
 ) -> Plan:
     """Decide what to do for every federation that is desired, recorded, or both.
 
@@ -70,6 +81,8 @@ def plan(
     which revision; see docs/plan-semantics.md), so the prune guard lets them through.
     `prune_held`: the federations whose stop the guard held back last time (the daemon
     passes them on from cycle to cycle): held on until confirmed or their file is back.
+    `nodes_online`: SuperNodes the runtime lists as online (None: not known); a start that
+    needs more waits (plan/admission.py, with the concurrency limits and the queue).
     """
     problems_by_key = _problems_by_key(desired, recorded)
     decide = memo.decider(observed is not None, options) if memo else _decide
@@ -88,8 +101,7 @@ def plan(
             actions.append(action)
     if options.prune and not prune_confirmed:
         _guard_prune(actions, recorded, options, prune_held)
-    if options.policy.limits_concurrency:
-        _queue_past_limits(actions, recorded, options.policy)
+    admit(actions, recorded, options.limits, nodes_online)
     known = (
         set(desired.claimed) | {r.path for r in recorded.values()} if desired.problems else set()
     )
@@ -398,29 +410,3 @@ def _from_runtime(
 def _run_end(run: RunObservation) -> str:
     detail = f": {run.details}" if run.details else ""
     return f"Flower run {run.run_id} ended {run.sub_status or 'unexpectedly'}{detail}"
-
-
-# Phases that hold one of the tenant's maxConcurrent slots (a paused run keeps its place).
-_HOLDS_A_SLOT = frozenset((Phase.STARTING, Phase.RUNNING, Phase.PAUSED))
-
-
-def _queue_past_limits(
-    actions: list[Action], recorded: Mapping[FederationKey, RecordedFederation], policy: Policy
-) -> None:
-    """Turn the starts that would take a tenant past its maxConcurrent into `queued`, in
-    plan order (tenant, then name): they start in a later cycle, when a slot is free. In
-    place; only called when some tenant has a limit."""
-    holding = Counter(r.key.tenant for r in recorded.values() if r.phase in _HOLDS_A_SLOT)
-    for i, action in enumerate(actions):
-        if action.kind is not ActionKind.START:
-            continue
-        tenant = action.key.tenant
-        limit = policy.rules_for(tenant).max_concurrent
-        if limit is None or holding[tenant] < limit:
-            holding[tenant] += 1
-            continue
-        reason = (
-            f"tenant {tenant} has {holding[tenant]} of at most {limit} federations running "
-            f"at once ({policy.source}, maxConcurrent); starts when one of them ends"
-        )
-        actions[i] = Action(ActionKind.QUEUED, action.key, reason, spec=action.spec)

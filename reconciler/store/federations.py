@@ -26,7 +26,8 @@ from reconciler.store.outbox import append_event
 
 _COLUMNS = (
     "tenant, name, path, document::text, digest, generation, observed_generation, phase,"
-    " reason, current_round, total_rounds, attempt, run_generation, recoveries, version"
+    " reason, current_round, total_rounds, attempt, run_generation, recoveries, phase_changed_at,"
+    " version"
 )
 _KEY_ORDER = 'tenant COLLATE "C", name COLLATE "C"'  # byte order: the order Python sorts keys
 _PHASES = {phase.value: phase for phase in Phase}
@@ -35,7 +36,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
     tenant, name, path, document, digest, generation, observed, phase, *rest = row
-    reason, current_round, total_rounds, attempt, run_generation, recoveries, version = rest
+    reason, current_round, total_rounds, attempt, run_generation, recoveries, since, version = rest
     return RecordedFederation(
         key=FederationKey(tenant, name),
         path=path,
@@ -51,6 +52,7 @@ def _recorded(row: tuple[Any, ...]) -> RecordedFederation:
         run_generation=run_generation,
         recoveries=recoveries,
         version=version,
+        phase_since=since,
     )
 
 

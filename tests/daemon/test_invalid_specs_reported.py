@@ -127,9 +127,11 @@ def test_a_queued_start_reads_pending_with_a_queued_condition(
     world.cycle()
     status = remote_status(world, "status/acme/second.yaml")
     assert status is not None
-    assert (status["phase"], status["reason"]) == ("Pending", "Queued")
+    assert status["phase"] == "Pending"
     found = conditions(status)
     assert found["Queued"]["status"] == "True" and "maxConcurrent" in found["Queued"]["message"]
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "Queued")
+    assert "position 1 of 1" in found["Ready"]["message"]
     assert found["Reconciling"]["status"] == "True" and found["Stalled"]["status"] == "False"
     assert re.search(r"acme\s+second\s+Pending", status_cli(world, capsys))
     (first,) = world.run_ids()

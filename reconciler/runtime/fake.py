@@ -83,8 +83,12 @@ class FakeRuntime:
         self.runs: dict[int, FakeRun] = {}
         # (federation, generation, attempt) -> run id: adoption lookups stay O(1) at 10k runs.
         self._by_identity: dict[tuple[FederationKey, int, int], int] = {}
+        self.set_nodes(nodes)
+
+    def set_nodes(self, online: int) -> None:
+        """SuperNodes `1000 ..` online from now on (what ListNodes answers)."""
         self._nodes = [
-            NodeInfo(node_id=1000 + i, online=True, status="online") for i in range(nodes)
+            NodeInfo(node_id=1000 + i, online=True, status="online") for i in range(online)
         ]
 
     def _check(self) -> None:

@@ -82,18 +82,20 @@ def make_world(  # type: ignore[no-untyped-def]
     leader_settings: LeaderSettings | None = None,
     backoff: Backoff | None = None,
     notifications: NotifyConfig | None = None,
+    nodes: int = 3,
+    max_running: int | None = None,
 ):
     (tmp / "git").mkdir()
     remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
     store = Store.connect(pg_url)
     store.migrate()
-    runtime = FakeRuntime()
+    runtime = FakeRuntime(nodes=nodes)
     settings = Settings(
         source=SourceSettings(repo=remote.url, interval=interval, workdir=tmp / "source"),
         artifacts=ArtifactSettings(root=str(tmp / "artifacts")),
         report=ReportSettings(workdir=tmp / "status"),
         http=HttpSettings(port=0),
-        plan=PlanOptions(prune=prune, policy=policy),
+        plan=PlanOptions(prune=prune, policy=policy, max_running=max_running),
         leader=leader_settings or LeaderSettings(),
         backoff=backoff or Backoff(),
         notifications=notifications,

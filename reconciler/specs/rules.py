@@ -122,6 +122,19 @@ def _strategy(document: Mapping[str, Any], _folder: str | None) -> Iterator[Rule
             yield (*params, "class"), problem
 
 
+def _lease(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFinding]:
+    """The lease is what one participant is granted for one round's task: its local epochs
+    may not exceed `maxEpochs` (the ClientApp trains `localEpochs` per task, default 1)."""
+    limit = _get(document, ("spec", "constraints", "lease", "maxEpochs"))
+    epochs = _get(document, ("spec", "strategy", "params", "localEpochs"))
+    if isinstance(limit, int) and isinstance(epochs, int) and epochs > limit:
+        yield (
+            ("spec", "strategy", "params", "localEpochs"),
+            f"{epochs} local epochs per task exceed the lease's maxEpochs {limit} "
+            "(spec.constraints.lease.maxEpochs)",
+        )
+
+
 def _class_problem(value: str) -> str | None:
     if value in FLOWER_STRATEGIES or _IMPORT_PATH.match(value):
         return None
@@ -300,6 +313,7 @@ def _shards(document: Mapping[str, Any], _folder: str | None) -> Iterator[RuleFi
 _RULES: tuple[Callable[[Mapping[str, Any], str | None], Iterator[RuleFinding]], ...] = (
     _tenant,
     _strategy,
+    _lease,
     _privacy,
     _app,
     _builtin_app,

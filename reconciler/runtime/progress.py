@@ -442,6 +442,7 @@ class ProgressClient:
         self._timeout = timeout
         self._max_backlog = backlog
         self._backlog: collections.deque[ProgressReport] = collections.deque()
+        self._unreachable = False  # the last delivery failed: one try per report until one works
 
     @property
     def pending(self) -> int:
@@ -481,7 +482,9 @@ class ProgressClient:
             head = self._backlog[0]
             try:
                 directive = self._send(head)
+                self._unreachable = False
             except _Unreachable as exc:
+                self._unreachable = True
                 log.warning(
                     "progress endpoint unreachable, the run goes on (%d reports kept): %s",
                     len(self._backlog),
@@ -500,7 +503,10 @@ class ProgressClient:
     def _send(self, r: ProgressReport) -> Directive:
         data = r.to_json()
         failure: Exception | None = None
-        for attempt in range(len(self._delays) + 1):
+        # While the daemon is known to be away, each report costs one try, not the whole
+        # backoff: a run must not slow down by the retries of every report of an outage.
+        delays = () if self._unreachable else self._delays
+        for attempt in range(len(delays) + 1):
             asked = 0.0  # the daemon's Retry-After, if it said one
             try:
                 return self._post(data)
@@ -511,10 +517,10 @@ class ProgressClient:
                 asked = _retry_after(exc)
             except (OSError, ValueError) as exc:  # URLError, timeouts, a garbled answer
                 failure = exc
-            if attempt < len(self._delays):
+            if attempt < len(delays):
                 # Honour Retry-After (a 503 while the daemon's store is down, a 429), but
                 # never past the longest delay: the retries stay bounded.
-                time.sleep(max(self._delays[attempt], min(asked, max(self._delays))))
+                time.sleep(max(delays[attempt], min(asked, max(delays))))
         raise _Unreachable(failure)
 
     def _post(self, data: bytes) -> Directive:

@@ -57,6 +57,10 @@ def wait_roles(a: DaemonProcess, b: DaemonProcess, timeout: float = 90) -> tuple
     return roles
 
 
+def one_node(spec: str) -> str:
+    return spec.replace("minAvailable: 3", "minAvailable: 1")
+
+
 def recorded_cycles(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM reconcile_cycles").fetchone()
@@ -64,9 +68,11 @@ def recorded_cycles(url: str) -> int:
 
 
 def test_one_replica_acts_and_the_other_takes_over_within_30_s(tmp_path: Path) -> None:
-    remote = seed_remote(tmp_path / "git", {spec_path(KEY.name, KEY.tenant): spec_text(
-        KEY.name, tenant=KEY.tenant, rounds=3)})  # fmt: skip
-    flower = LocalFlower(tmp_path / "flower", supernodes=0, progress_key=PROGRESS_KEY)
+    remote = seed_remote(tmp_path / "git", {spec_path(KEY.name, KEY.tenant): one_node(spec_text(
+        KEY.name, tenant=KEY.tenant, rounds=30))})  # fmt: skip
+    # One SuperNode: the start is admitted (minAvailable 1) and the long run is still going
+    # when the spec changes, so the new leader updates it in place.
+    flower = LocalFlower(tmp_path / "flower", supernodes=1, progress_key=PROGRESS_KEY)
     with flower, database() as url:
         replicas = [
             DaemonProcess(
@@ -99,7 +105,11 @@ def test_one_replica_acts_and_the_other_takes_over_within_30_s(tmp_path: Path) -
 
             before = recorded_cycles(url)
             remote.commit(
-                {spec_path(KEY.name, KEY.tenant): spec_text(KEY.name, tenant=KEY.tenant, rounds=4)},
+                {
+                    spec_path(KEY.name, KEY.tenant): one_node(
+                        spec_text(KEY.name, tenant=KEY.tenant, rounds=31)
+                    )
+                },
                 "one more round",
             )
             deadline = time.monotonic() + 90

@@ -69,6 +69,14 @@ class World:
     def run_ids(self) -> list[int]:
         return sorted(self.runtime.runs)
 
+    def after_round_one(self) -> int:
+        """Start the federation and let its run report round 1; the run's id."""
+        self.cycle()
+        (run_id,) = self.run_ids()
+        self.runtime.advance(run_id)
+        self.cycle()
+        return run_id
+
 
 def make_world(  # type: ignore[no-untyped-def]
     tmp: Path,

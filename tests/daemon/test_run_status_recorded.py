@@ -35,10 +35,7 @@ def test_runs_status_reads_running_then_finished_completed(world: World) -> None
 
 
 def test_an_unchanged_status_is_not_written_again(world: World) -> None:
-    world.cycle()
-    (run_id,) = world.run_ids()
-    world.runtime.advance(run_id)
-    world.cycle()
+    world.after_round_one()
     before = runs_table(world)
     world.cycle()
     world.cycle()

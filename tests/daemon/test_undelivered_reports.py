@@ -67,10 +67,7 @@ def test_rounds_and_the_end_reported_while_the_daemon_was_away_are_recorded(
     world: World,
 ) -> None:
     # Prepare: round 1 reaches the daemon; rounds 2-5 and the completion do not.
-    world.cycle()
-    (run_id,) = world.run_ids()
-    world.runtime.advance(run_id)
-    world.cycle()
+    run_id = world.after_round_one()
     client = play_while_away(world, run_id, TOTAL - 1)
     assert world.runtime.runs[run_id].status == "finished"
     pending = client.pending
@@ -96,10 +93,7 @@ def test_a_journal_not_sealed_with_the_runs_token_is_ignored(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Prepare: the run left a journal, then someone with bucket access rewrote its metrics.
-    world.cycle()
-    (run_id,) = world.run_ids()
-    world.runtime.advance(run_id)
-    world.cycle()
+    run_id = world.after_round_one()
     client = play_while_away(world, run_id, TOTAL - 1)
     keep_undelivered(client, checkpoint_folder(world, run_id), run_id, budget=0.05)
     (path,) = Path(world.tmp, "artifacts").rglob(journal_name(run_id))

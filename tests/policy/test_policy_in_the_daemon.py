@@ -53,10 +53,7 @@ def test_a_new_denied_spec_is_never_started(world: World) -> None:
 def test_a_running_federation_whose_spec_becomes_denied_runs_on_and_is_reported(
     world: World,
 ) -> None:
-    world.cycle()
-    (run_id,) = world.run_ids()
-    world.runtime.advance(run_id)
-    world.cycle()
+    run_id = world.after_round_one()
     world.push(
         {
             SPEC_PATH: SPEC.replace(

@@ -29,7 +29,9 @@ from tests.reliability.harness import (
     spec_text,
     wait_for_phase,
 )
-from tests.source.gitutil import IDENTITY
+from tests.source.gitutil import isolated_git
+
+__all__ = ["isolated_git"]  # autouse: commits work, no global git config leaks in
 
 pytestmark = [
     pytest.mark.flower,
@@ -65,11 +67,8 @@ def wait_until_finished(superlink: str, timeout: float) -> str:
 
 
 def test_rounds_run_while_the_daemon_is_down_are_all_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    for name, value in IDENTITY.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     remote = seed_remote(
         tmp_path / "git", {spec_path(KEY.name): patient(spec_text(KEY.name, rounds=ROUNDS))}
     )

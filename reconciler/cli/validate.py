@@ -137,8 +137,9 @@ def _check_paths(root: Path, policy: Policy, paths: Sequence[str]) -> list[FileR
         if isinstance(content, SpecProblem):
             results.append(FileResult(path, None, None, (content,)))
         else:
-            checked = check_file(path, content, repo_root=root, policy=policy)
-            results.append(replace(checked, document=None))
+            results.append(
+                check_file(path, content, repo_root=root, policy=policy, verdict_only=True)
+            )
     return results
 
 

@@ -36,6 +36,14 @@ def test_a_checked_file_keeps_its_document_packed_and_smaller() -> None:
     assert len(result.document._packed) < 0.7 * len(canonical_text(result.document))
 
 
+def test_a_verdict_only_check_gives_the_verdict_and_keeps_nothing() -> None:
+    full = check_file("specs/acme/digits-fedavg.yaml", EXAMPLE.read_bytes())
+    verdict = check_file("specs/acme/digits-fedavg.yaml", EXAMPLE.read_bytes(), verdict_only=True)
+
+    assert (verdict.key, verdict.problems, verdict.name_at) == (full.key, (), full.name_at)
+    assert verdict.document is None and verdict.digest == ""
+
+
 def test_copies_with_one_digest_are_one_object_while_any_lives() -> None:
     text = canonical_text(PLAIN)
     first = Document.with_digest(canonical_digest(PLAIN), text)

@@ -6,7 +6,6 @@ processes. Used by `repo.check_files` and `reconciler validate`; small inputs st
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -25,6 +24,8 @@ def map_chunks(
     server when the caller runs threads (forking a threaded process is unsafe)."""
     if workers <= 1 or len(items) < PARALLEL_MIN_ITEMS:
         return work(items)
+    import multiprocessing  # ~10 ms to import: `reconciler validate` of one file skips it
+
     size = -(-len(items) // (workers * 4))  # a few chunks per worker evens out slow files
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     method = "forkserver" if threading.active_count() > 1 else "fork"

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 
 from flwr.app import Message
+from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 
 # Seconds between reply pulls; Flower's own send_and_receive sleeps 3 s. The benchmark sets
@@ -24,6 +25,23 @@ NODE_POLL_SECONDS = 0.5
 
 class RoundOverrun(Exception):
     """The round's deadline passed; the message says what was missing."""
+
+
+class NodesLost(Exception):
+    """SuperNodes went away during the round (Flower answered for them: no heartbeat)."""
+
+    def __init__(self, nodes: list[int]) -> None:
+        super().__init__(f"SuperNode(s) {', '.join(map(str, nodes))} stopped answering mid-round")
+        self.nodes = nodes
+
+
+def lost_nodes(replies: Iterable[Message]) -> list[int]:
+    """The nodes Flower answered for because they missed their heartbeats."""
+    return sorted(
+        r.metadata.src_node_id
+        for r in replies
+        if r.has_error() and r.error.code == ErrorCode.NODE_UNAVAILABLE
+    )
 
 
 def online_nodes(grid: Grid) -> list[int]:

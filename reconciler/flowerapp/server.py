@@ -170,6 +170,11 @@ class FederationRun:
         except FederationFailed as exc:
             self._fail(str(exc))
             raise
+        except exchange.NodesLost as exc:
+            # Not the federation's fault: end the run without a verdict, so the daemon
+            # recovers from the last checkpoint (bounded) once the nodes it needs are back.
+            log(WARNING, "run ends for recovery: %s", exc)
+            raise
         except ArtifactError as exc:
             if exc.transient:
                 # The store is down for now: end the run without a verdict, so the daemon
@@ -347,6 +352,11 @@ class FederationRun:
         return {"loss": loss, "accuracy": accuracy}
 
     def _raise_client_errors(self, replies: list[Message], rnd: int) -> None:
+        lost = exchange.lost_nodes(replies)
+        for node in lost:
+            self.report(ReportKind.CLIENT_DROPPED, rnd, message=str(node))
+        if lost:
+            raise exchange.NodesLost(lost)
         errors = sorted({exchange.error_text(r) for r in replies if r.has_error()})
         if errors:
             raise FederationFailed(f"round {rnd}: a SuperNode failed: {'; '.join(errors)}")

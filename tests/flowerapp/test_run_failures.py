@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flwr.common.constant import ErrorCode
 
 from reconciler.artifacts import ArtifactNotFound, StoreUnavailable
+from reconciler.flowerapp.exchange import NodesLost
 from reconciler.flowerapp.server import FederationFailed, FederationRun
 from reconciler.flowerapp.settings import Control
 from reconciler.runtime.progress import Directive, ProgressRejected, ProgressReport, ReportKind
@@ -92,3 +94,33 @@ def test_a_refused_token_fails_the_run_with_the_reason(monkeypatch: pytest.Monke
         run.run("{}")
     # It tried to report its failure too (refused as well), and did not loop.
     assert [r.kind for r in sink.reports] == [ReportKind.ROUND_STARTED, ReportKind.FAILED]
+
+
+class Reply:
+    """What `_raise_client_errors` reads of a reply: its error and its sender."""
+
+    def __init__(self, node: int, code: int = 0, reason: str = "") -> None:
+        self.metadata = type("Metadata", (), {"src_node_id": node})()
+        self.error = type("Error", (), {"code": code, "reason": reason})()
+
+    def has_error(self) -> bool:
+        return bool(self.error.code)
+
+
+def test_supernodes_lost_mid_round_are_dropped_and_leave_the_run_to_recovery() -> None:
+    sink = Sink()
+    run = FederationRun(grid=None, control=CONTROL, sink=sink, run_id=7)  # type: ignore[arg-type]
+    replies = [Reply(11), Reply(12, ErrorCode.NODE_UNAVAILABLE, "Error: Node Unavailable")]
+
+    with pytest.raises(NodesLost, match="12 stopped answering"):
+        run._raise_client_errors(replies, 2)  # type: ignore[arg-type]
+
+    assert [(r.kind, r.message) for r in sink.reports] == [(ReportKind.CLIENT_DROPPED, "12")]
+
+
+def test_a_clientapp_error_still_fails_the_federation() -> None:
+    run = FederationRun(grid=None, control=CONTROL, sink=Sink(), run_id=7)  # type: ignore[arg-type]
+    replies = [Reply(11, ErrorCode.CLIENT_APP_RAISED_EXCEPTION, "boom")]
+
+    with pytest.raises(FederationFailed, match="a SuperNode failed: boom"):
+        run._raise_client_errors(replies, 2)  # type: ignore[arg-type]

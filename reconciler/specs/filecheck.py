@@ -52,10 +52,7 @@ def check_file(
     checked against it. With `verdict_only` (`reconciler validate`), a valid file's result
     carries no document and no digest: packing and hashing it is ~10 % of checking it."""
     try:
-        result = _check(path, content, repo_root, policy)
-        if result.document is None:
-            return result
-        return replace(result, document=None) if verdict_only else _packed(result.document, result)
+        return _check(path, content, repo_root, policy, keep=not verdict_only)
     except Exception as exc:  # the last line of defence; tests fuzz for it to stay unused
         message = (
             f"internal error while checking this file ({type(exc).__name__}); please report it"
@@ -63,7 +60,9 @@ def check_file(
         return FileResult(path, None, None, (SpecProblem(path, 0, 0, "", message),))
 
 
-def _check(path: str, content: bytes, repo_root: Path | None, policy: Policy) -> FileResult:
+def _check(
+    path: str, content: bytes, repo_root: Path | None, policy: Policy, *, keep: bool
+) -> FileResult:
     tenant = tenant_of(path)
     layout = layout_problem(path)
     found = [Finding(0, 0, "", layout)] if layout else []
@@ -71,15 +70,16 @@ def _check(path: str, content: bytes, repo_root: Path | None, policy: Policy) ->
         parsed = parse_document(content)
     except YamlRejected as exc:
         name = salvage_name(content)
-        return _result(path, tenant, name, None, [*found, *exc.findings])
+        return _result(path, tenant, name, [*found, *exc.findings])
     found += _document_findings(parsed.data, parsed.node, folder_tenant=tenant)
     found += _located(name_findings(path, parsed.data), parsed.node)
     denied = policy_findings(parsed.data, tenant, policy)
     found += [replace(f, policy=True) for f in _located(denied, parsed.node)]
     if repo_root is not None:
         found += _located(repo_app_findings(parsed.data, repo_root), parsed.node)
-    result = _result(path, tenant, _name(parsed.data), parsed.data, found)
-    return replace(result, name_at=locate(parsed.node, ("metadata", "name")))
+    name_at = locate(parsed.node, ("metadata", "name"))
+    kept = parsed.data if keep else None
+    return _result(path, tenant, _name(parsed.data), found, name_at=name_at, document=kept)
 
 
 def validate_document(
@@ -116,20 +116,25 @@ def _name(document: Any) -> str | None:
 
 
 def _result(
-    path: str, tenant: str | None, name: str | None, document: Any, found: list[Finding]
+    path: str,
+    tenant: str | None,
+    name: str | None,
+    found: list[Finding],
+    *,
+    name_at: tuple[int, int] = (0, 0),
+    document: Any = None,
 ) -> FileResult:
-    """The verdict; a valid file's `document` is its parsed data, packed by `_packed`."""
+    """The verdict, with `document` (the parsed data, to keep) packed when the file is valid."""
     key = FederationKey(tenant, name) if tenant and name else None
     problems = tuple(_problem(path, f) for f in _sorted(found))
-    return FileResult(path, key, None if problems else document, problems)
-
-
-def _packed(document: Mapping[str, Any], result: FileResult) -> FileResult:
+    if problems or document is None:
+        return FileResult(path, key, None, problems, name_at)
     # Hashed once here, when the file is checked, not on every assembly of the repository;
     # kept packed, as the daemon holds every valid file's result between cycles.
     text = canonical_text(document)
     digest = text_digest(text)
-    return replace(result, document=Document.with_digest(digest, text), digest=digest)
+    packed = Document.with_digest(digest, text)
+    return FileResult(path, key, packed, problems, name_at, digest)
 
 
 def _sorted(found: list[Finding]) -> list[Finding]:

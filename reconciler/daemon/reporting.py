@@ -21,7 +21,14 @@ from reconciler.daemon.conditions import Findings, derive
 from reconciler.daemon.cycle import CycleOutcome
 from reconciler.daemon.unrecorded import UnrecordedReports, find_unrecorded
 from reconciler.lineage import current_line
-from reconciler.model import Condition, ConditionType, FederationKey, Phase, RecordedFederation
+from reconciler.model import (
+    Condition,
+    ConditionType,
+    FederationKey,
+    FederationSpec,
+    Phase,
+    RecordedFederation,
+)
 from reconciler.plan import ActionKind
 from reconciler.report import (
     ArtifactStatus,
@@ -78,6 +85,23 @@ class StatusReporter:
         self.unrecorded = UnrecordedReports()
         self._written_unrecorded: dict[FederationKey, FederationStatus] | None = None
         self._findings_saved = True  # the store holds `unrecorded` as it is now
+        # The most SuperNodes any desired spec needs, per desired specs mapping (the same
+        # object while nothing moved): with at least that many online, nobody is short.
+        self._most_needed: tuple[Mapping[FederationKey, FederationSpec], int] | None = None
+
+    def _short_of_nodes(
+        self, outcome: CycleOutcome, recorded: Mapping[FederationKey, RecordedFederation]
+    ) -> dict[FederationKey, Findings]:
+        online, desired = outcome.nodes_online, outcome.desired
+        if online is None or desired is None:
+            return {}
+        specs = desired.specs
+        if self._most_needed is None or self._most_needed[0] is not specs:
+            most = max((s.min_available for s in specs.values()), default=0)
+            self._most_needed = (specs, most)
+        if online >= self._most_needed[1]:
+            return {}  # the usual case: no loop over every federation
+        return short_of_nodes(online, specs, recorded)
 
     def __call__(self, outcome: CycleOutcome) -> None:
         try:
@@ -93,7 +117,7 @@ class StatusReporter:
             self._save_findings(outcome)
         inputs = _ReportInputs(
             recorded,
-            findings_by_key(outcome, recorded),
+            findings_by_key(outcome, self._short_of_nodes(outcome, recorded)),
             outcome.source_error,
             outcome.runtime_error,
         )
@@ -215,9 +239,10 @@ def _revision_of(record: RecordedFederation, outcome: CycleOutcome) -> str:
 
 
 def findings_by_key(
-    outcome: CycleOutcome, recorded: Mapping[FederationKey, RecordedFederation]
+    outcome: CycleOutcome, short: dict[FederationKey, Findings] | None = None
 ) -> dict[FederationKey, Findings]:
-    found = _short_of_nodes(outcome, recorded)
+    """What the cycle found per federation; `short`: those short of SuperNodes."""
+    found = dict(short or {})
     for action in outcome.plan.actions if outcome.plan else ():
         if action.kind is ActionKind.INVALID:
             found[action.key] = Findings(problems=action.problems)
@@ -244,17 +269,16 @@ def findings_by_key(
 _RUNNING = (Phase.STARTING, Phase.RUNNING)
 
 
-def _short_of_nodes(
-    outcome: CycleOutcome, recorded: Mapping[FederationKey, RecordedFederation]
+def short_of_nodes(
+    online: int,
+    specs: Mapping[FederationKey, FederationSpec],
+    recorded: Mapping[FederationKey, RecordedFederation],
 ) -> dict[FederationKey, Findings]:
     """Running federations that need more SuperNodes than are online: said before their
     round times out. The spec's minAvailable comes from the desired spec (cached on it)."""
-    online, desired = outcome.nodes_online, outcome.desired
-    if online is None or desired is None:
-        return {}
     found: dict[FederationKey, Findings] = {}
     for key, record in recorded.items():
-        spec = desired.specs.get(key) if record.phase in _RUNNING else None
+        spec = specs.get(key) if record.phase in _RUNNING else None
         if spec is not None and spec.min_available > online:
             found[key] = Findings(
                 nodes_short=f"{online} of {spec.min_available} SuperNodes needed are online "

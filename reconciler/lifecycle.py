@@ -30,8 +30,10 @@ _EVENTS: Mapping[tuple[Phase | None, Phase], str] = MappingProxyType(
         (None, _P.PENDING): "fl.federation.created",
         (_P.PENDING, _P.STARTING): "fl.federation.started",
         (_P.STARTING, _P.RUNNING): "fl.federation.running",
-        # A recovery resubmit: the payload says which attempt and why.
+        # A recovery resubmit: the payload says which attempt and why (from Starting too: a
+        # run that died before it reported its first round, e.g. a SuperLink restart).
         (_P.RUNNING, _P.STARTING): "fl.federation.started",
+        (_P.STARTING, _P.STARTING): "fl.federation.started",
         (_P.PAUSED, _P.STARTING): "fl.federation.resumed",
         **{(p, _P.PAUSED): "fl.federation.paused" for p in (_P.PENDING, _P.STARTING, _P.RUNNING)},
         **{(p, _P.COMPLETED): "fl.federation.completed" for p in (_P.STARTING, _P.RUNNING)},

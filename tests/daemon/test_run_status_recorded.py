@@ -51,3 +51,18 @@ def test_a_stopped_run_reads_finished_stopped(world: World) -> None:
     world.cycle()
     assert world.runtime.runs[run_id].status == "finished"
     assert [row[1] for row in runs_table(world)] == ["finished:stopped"]
+
+
+def test_a_run_that_dies_before_its_first_round_is_recovered(world: World) -> None:
+    # Prepare: the run is submitted (Starting); the SuperLink restarts before round 1.
+    world.cycle()
+    (first,) = world.run_ids()
+    world.runtime.fail(first)
+    # Execute
+    world.cycle()
+    # Assert: a second attempt from the start, recorded as such (Starting -> Starting).
+    record = world.record()
+    assert (record.phase.value, record.attempt, record.recoveries) == ("Starting", 2, 1)
+    assert len(world.run_ids()) == 2
+    started = [e for e in world.store.events(limit=1000) if e.type == "fl.federation.started"]
+    assert [e.payload["attempt"] for e in started] == [1, 2]

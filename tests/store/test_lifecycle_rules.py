@@ -16,6 +16,7 @@ DECIDED: dict[tuple[Phase | None, Phase], str] = {
     (P.PENDING, P.STARTING): "fl.federation.started",
     (P.STARTING, P.RUNNING): "fl.federation.running",
     (P.RUNNING, P.STARTING): "fl.federation.started",
+    (P.STARTING, P.STARTING): "fl.federation.started",  # recovery before the first round
     (P.PAUSED, P.STARTING): "fl.federation.resumed",
     (P.PENDING, P.PAUSED): "fl.federation.paused",
     (P.STARTING, P.PAUSED): "fl.federation.paused",

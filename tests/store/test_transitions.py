@@ -93,7 +93,7 @@ def test_finished_federation_returns_to_pending_with_a_new_generation(
     [
         (P.PENDING, P.RUNNING),
         (P.PENDING, P.COMPLETED),
-        (P.STARTING, P.STARTING),
+        (P.RUNNING, P.RUNNING),
         (P.PAUSED, P.RUNNING),
         (P.PAUSED, P.COMPLETED),
         (P.COMPLETED, P.RUNNING),

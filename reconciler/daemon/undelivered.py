@@ -59,6 +59,8 @@ def _not_ended_yet(run: RunObservation) -> RunObservation:
 
 
 class UndeliveredReports:
+    """Reads, once per finished run, what it left; records it through the progress sink."""
+
     def __init__(self, sink: ProgressSink, key: bytes, *, artifact_root: str | None) -> None:
         self.sink = sink
         self._key = key

@@ -40,7 +40,7 @@ class Limits:
     max_running_per_tenant: int | None = None  # for tenants the policy sets no limit for
 
     @property
-    def any(self) -> bool:
+    def limited(self) -> bool:
         return (
             self.max_running is not None
             or self.max_running_per_tenant is not None
@@ -66,11 +66,11 @@ def admit(
     `nodes_online` is None when the runtime could not list its SuperNodes: then no start
     waits for nodes (the limits still hold)."""
     starts = [i for i, a in enumerate(actions) if a.kind is ActionKind.START]
-    if not starts or (nodes_online is None and not limits.any):
+    if not starts or (nodes_online is None and not limits.limited):
         return
     if nodes_online is not None:
         starts = [i for i in starts if not _waits_for_nodes(actions, i, nodes_online)]
-    if limits.any:
+    if limits.limited:
         _queue(actions, starts, recorded, limits)
 
 

@@ -37,7 +37,7 @@ def keep_undelivered(
         local.write_bytes(sink.sealed_undelivered(run_id))
         try:
             ref = open_store(checkpoint_base).put(local, name)
-        except ArtifactError as exc:
+        except (ArtifactError, OSError, ValueError) as exc:  # never hide how the run ended
             log(WARNING, "%d reports never reached the daemon and are lost: %s", sink.pending, exc)
             return
     log(INFO, "the daemon is unreachable: %d reports left for it at %s", sink.pending, ref.uri)

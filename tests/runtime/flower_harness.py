@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.model import FederationKey
-from reconciler.runtime.base import Artifact, RunRequest
+from reconciler.runtime.base import Artifact, RunRequest, RuntimeUnavailable
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
+from reconciler.runtime.tls import Transport
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = b"flower-tier-secret-0123456789abcdef"
@@ -155,3 +158,14 @@ def wait_finished(runtime: FlowerRuntime, run_id: int, timeout: float) -> tuple[
             raise TimeoutError(f"run {run_id} still {status} after {timeout:.0f} s")
         time.sleep(0.25)
     return status
+
+
+def refusal(address: str, transport: Transport) -> str:
+    """The error a Control API client with `transport` gets from the SuperLink at `address`."""
+    runtime = FlowerRuntime(address, transport=transport)
+    try:
+        with pytest.raises(RuntimeUnavailable) as caught:
+            runtime.nodes()
+    finally:
+        runtime.close()
+    return str(caught.value)

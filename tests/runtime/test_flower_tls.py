@@ -10,11 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flower_harness import SECRET, RecordingSink, digits_document, request, wait_finished
+from flower_harness import (
+    SECRET,
+    RecordingSink,
+    digits_document,
+    refusal,
+    request,
+    wait_finished,
+)
 
-from reconciler.runtime.base import RuntimeUnavailable
 from reconciler.runtime.certs import write_server_pki
-from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.local import LocalFlower
 from reconciler.runtime.progress import ReportKind
 from reconciler.runtime.progress_server import ProgressServer
@@ -29,16 +34,6 @@ def tls_flower(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFlower
         tmp_path_factory.mktemp("flower-tls"), supernodes=3, progress_key=SECRET, tls=True
     ) as flower:
         yield flower
-
-
-def _refusal(flower: LocalFlower, transport: Transport) -> str:
-    runtime = FlowerRuntime(flower.address, transport=transport)
-    try:
-        with pytest.raises(RuntimeUnavailable) as caught:
-            runtime.nodes()
-    finally:
-        runtime.close()
-    return str(caught.value)
 
 
 def test_a_federation_runs_to_completion_over_tls(tls_flower: LocalFlower, repo_root: Path) -> None:
@@ -67,7 +62,7 @@ def test_the_superlink_port_speaks_only_tls(tls_flower: LocalFlower) -> None:
 
 
 def test_a_client_without_the_ca_is_refused(tls_flower: LocalFlower) -> None:
-    error = _refusal(tls_flower, Transport(insecure=False))
+    error = refusal(tls_flower.address, Transport(insecure=False))
 
     assert error.startswith(f"list nodes: TLS handshake with the SuperLink at {tls_flower.address}")
     assert "not trusted by the default CAs" in error
@@ -78,13 +73,13 @@ def test_a_client_with_another_ca_is_refused_naming_its_file(
 ) -> None:
     other = write_server_pki(tmp_path / "other")
 
-    error = _refusal(tls_flower, Transport(insecure=False, ca_file=other.ca_file))
+    error = refusal(tls_flower.address, Transport(insecure=False, ca_file=other.ca_file))
 
     assert f"not trusted by the CA file {other.ca_file}" in error
 
 
 def test_a_plaintext_client_is_told_to_give_the_ca(tls_flower: LocalFlower) -> None:
-    error = _refusal(tls_flower, Transport(insecure=True))
+    error = refusal(tls_flower.address, Transport(insecure=True))
 
     assert "if the SuperLink uses TLS, give its CA bundle with --flower-ca-file" in error
 

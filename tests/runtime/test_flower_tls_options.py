@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flower_harness import refusal
 
 from reconciler.cli import main
 from reconciler.cli.common import FLOWER_CA_ENV
-from reconciler.runtime.base import RuntimeUnavailable
 from reconciler.runtime.certs import ServerPki, write_server_pki
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.tls import (
@@ -128,29 +128,19 @@ def plain_server() -> Iterator[str]:
     yield from _serve(None)
 
 
-def _nodes_error(address: str, transport: Transport) -> str:
-    runtime = FlowerRuntime(address, transport=transport)
-    try:
-        with pytest.raises(RuntimeUnavailable) as caught:
-            runtime.nodes()
-    finally:
-        runtime.close()
-    return str(caught.value)
-
-
 def test_a_certificate_from_another_ca_is_refused_naming_the_ca_file(
     tls_server: str, tmp_path: Path
 ) -> None:
     other = write_server_pki(tmp_path / "other")
 
-    error = _nodes_error(tls_server, Transport(insecure=False, ca_file=other.ca_file))
+    error = refusal(tls_server, Transport(insecure=False, ca_file=other.ca_file))
 
     assert error.startswith(f"list nodes: TLS handshake with the SuperLink at {tls_server} failed")
     assert f"not trusted by the CA file {other.ca_file}" in error
 
 
 def test_a_private_ca_is_not_trusted_by_the_default_cas(tls_server: str) -> None:
-    error = _nodes_error(tls_server, Transport(insecure=False))
+    error = refusal(tls_server, Transport(insecure=False))
 
     assert "its certificate is not trusted by the default CAs" in error
 
@@ -158,13 +148,13 @@ def test_a_private_ca_is_not_trusted_by_the_default_cas(tls_server: str) -> None
 def test_a_certificate_for_another_host_is_refused_naming_the_host(tmp_path: Path) -> None:
     elsewhere = write_server_pki(tmp_path / "elsewhere", hosts=("superlink.elsewhere",))
     for address in _serve(elsewhere):
-        error = _nodes_error(address, Transport(insecure=False, ca_file=elsewhere.ca_file))
+        error = refusal(address, Transport(insecure=False, ca_file=elsewhere.ca_file))
 
         assert "its certificate does not name '127.0.0.1'" in error
 
 
 def test_the_right_ca_gets_through_the_handshake(tls_server: str, pki: ServerPki) -> None:
-    error = _nodes_error(tls_server, Transport(insecure=False, ca_file=pki.ca_file))
+    error = refusal(tls_server, Transport(insecure=False, ca_file=pki.ca_file))
 
     assert "SuperLink error 500" in error  # the handshake passed; the server answered
 
@@ -172,13 +162,13 @@ def test_the_right_ca_gets_through_the_handshake(tls_server: str, pki: ServerPki
 def test_tls_to_a_plaintext_server_suggests_flower_insecure(
     plain_server: str, pki: ServerPki
 ) -> None:
-    error = _nodes_error(plain_server, Transport(insecure=False, ca_file=pki.ca_file))
+    error = refusal(plain_server, Transport(insecure=False, ca_file=pki.ca_file))
 
     assert "TLS handshake" in error and "--flower-insecure" in error
 
 
 def test_plaintext_to_a_tls_server_suggests_a_ca_file(tls_server: str) -> None:
-    error = _nodes_error(tls_server, Transport(insecure=True))
+    error = refusal(tls_server, Transport(insecure=True))
 
     assert error.endswith("if the SuperLink uses TLS, give its CA bundle with --flower-ca-file")
 

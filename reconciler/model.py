@@ -38,6 +38,11 @@ class Phase(enum.StrEnum):
         return self in (Phase.COMPLETED, Phase.FAILED, Phase.STOPPED)
 
     @property
+    def run_under_way(self) -> bool:
+        """A Flower run of the federation is submitted and not known to have ended."""
+        return self in (Phase.STARTING, Phase.RUNNING)
+
+    @property
     def active(self) -> bool:
         """Has (or is about to have) a Flower run doing work."""
         return self in (Phase.PENDING, Phase.STARTING, Phase.RUNNING)

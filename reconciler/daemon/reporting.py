@@ -26,7 +26,6 @@ from reconciler.model import (
     ConditionType,
     FederationKey,
     FederationSpec,
-    Phase,
     RecordedFederation,
 )
 from reconciler.plan import ActionKind
@@ -266,9 +265,6 @@ def findings_by_key(
     return found
 
 
-_RUNNING = (Phase.STARTING, Phase.RUNNING)
-
-
 def short_of_nodes(
     online: int,
     specs: Mapping[FederationKey, FederationSpec],
@@ -278,7 +274,7 @@ def short_of_nodes(
     round times out. The spec's minAvailable comes from the desired spec (cached on it)."""
     found: dict[FederationKey, Findings] = {}
     for key, record in recorded.items():
-        spec = specs.get(key) if record.phase in _RUNNING else None
+        spec = specs.get(key) if record.phase.run_under_way else None
         if spec is not None and spec.min_available > online:
             found[key] = Findings(
                 nodes_short=f"{online} of {spec.min_available} SuperNodes needed are online "

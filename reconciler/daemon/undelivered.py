@@ -24,7 +24,7 @@ from pathlib import Path
 
 from reconciler.apply import checkpoint_base
 from reconciler.artifacts import ArtifactError, ArtifactNotFound, open_store
-from reconciler.model import FederationKey, Phase, RecordedFederation, RunObservation
+from reconciler.model import FederationKey, RecordedFederation, RunObservation
 from reconciler.runtime.base import RuntimeFailure
 from reconciler.runtime.progress import (
     MAX_JOURNAL,
@@ -38,7 +38,6 @@ from reconciler.runtime.progress import (
 
 log = logging.getLogger(__name__)
 
-_ACTIVE = (Phase.STARTING, Phase.RUNNING)
 _REMEMBERED = 10_000  # run ids whose file was read (or found absent) before forgetting
 
 
@@ -94,7 +93,7 @@ class UndeliveredReports:
     def _ended_unreported(self, record: RecordedFederation, run: RunObservation) -> bool:
         current = (record.run_generation or record.generation, record.attempt)
         return (
-            record.phase in _ACTIVE
+            record.phase.run_under_way
             and (run.generation, run.attempt) == current
             and run.run_id not in self._read
         )

@@ -386,7 +386,7 @@ def _from_runtime(
     options: PlanOptions,
 ) -> Action | None:
     """Recover, fail or complete federations whose Flower run ended without telling us."""
-    if record.phase not in (Phase.STARTING, Phase.RUNNING):
+    if not record.phase.run_under_way:
         return None
     current = (record.run_generation or record.generation, record.attempt)
     if run is not None and (run.generation, run.attempt) != current:

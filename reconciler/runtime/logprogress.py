@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import FederationKey, Phase, RecordedFederation, RunObservation
+from reconciler.model import FederationKey, RecordedFederation, RunObservation
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.progress import ProgressReport, ProgressSink, ReportKind, ReportRefused
 from reconciler.specs.apps import spec_app
@@ -177,7 +177,7 @@ class LogFollower:
     def _current(record: RecordedFederation, run: RunObservation) -> bool:
         generation = record.run_generation or record.generation
         attempt_matches = (run.generation, run.attempt) == (generation, record.attempt)
-        return attempt_matches and record.phase in (Phase.STARTING, Phase.RUNNING)
+        return attempt_matches and record.phase.run_under_way
 
     def _mode(self, record: RecordedFederation) -> Follow:
         known = self._modes.get(record.digest)

@@ -14,6 +14,10 @@ the daemon's environment holds. All processes run as one user on one host, so th
 the key out of every run config, log and SuperNode environment, but it is no wall between
 processes: see docs/security.md ("Out of scope").
 
+The SuperNodes are warm (`warm.py`: ClientApps forked from a process with Flower already
+loaded, not a new interpreter per message, and no 3 s idle poll) unless
+`THUNDERLINE_WARM_SUPERNODES=0`.
+
 With `tls=True` the SuperLink serves TLS with a certificate for 127.0.0.1 and localhost
 from a CA made for this deployment (`certs.write_server_pki`, files in `<workdir>/tls`);
 SuperNodes and `runtime()` trust that CA only. Without it, everything speaks plaintext on
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -39,6 +44,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from reconciler.runtime import warm
 from reconciler.runtime.base import RuntimeFailure
 from reconciler.runtime.certs import ServerPki, write_node_key, write_private, write_server_pki
 from reconciler.runtime.flower import FlowerRuntime
@@ -212,9 +218,12 @@ class LocalFlower:
         home = self.workdir / name / "flwr-home"
         home.mkdir(parents=True, exist_ok=True)
         inherited = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+        path = [str(venv_bin()), os.environ.get("PATH", "")]
+        if name != SUPERLINK and warm.enabled({**os.environ, **self._extra_env}):
+            path.insert(0, str(warm.install_shims(self.workdir / "warm-bin")))
         env = {
             **inherited,
-            "PATH": f"{venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": os.pathsep.join(path),
             "FLWR_HOME": str(home),
             "FLWR_TELEMETRY_ENABLED": "0",
             "FLWR_DISABLE_UPDATE_CHECK": "1",
@@ -265,11 +274,14 @@ class LocalFlower:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log_path = self.workdir / name / "process.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = self._env(name)
+        # By the process's own PATH: a warm SuperNode's command is the shim, not the venv's.
+        command = shutil.which(args[0], path=env["PATH"]) or str(venv_bin() / args[0])
         with log_path.open("ab") as log_file:
             return subprocess.Popen(
-                [str(venv_bin() / args[0]), *args[1:]],
+                [command, *args[1:]],
                 cwd=self.workdir / name,
-                env=self._env(name),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

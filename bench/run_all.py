@@ -35,6 +35,7 @@ TARGETS: dict[str, tuple[float, str]] = {
     "rss_10k_mib": (200.0, "MiB"),
     "push_to_started_webhook_p50_s": (1.0, "s"),
     "overhead_ratio_vs_flwr_run": (1.05, ""),
+    "round_time_ratio_vs_flower_defaults": (0.25, ""),
 }
 
 
@@ -91,7 +92,13 @@ def push_latency() -> dict[str, Any]:
 
 def flower() -> dict[str, Any]:
     out, cmd = run("bench_flower.py")
-    return {"overhead_ratio_vs_flwr_run": (number(r"ratio driver / flwr run\s+([\d.]+)", out), cmd)}
+    return {
+        "overhead_ratio_vs_flwr_run": (number(r"ratio driver / flwr run\s+([\d.]+)", out), cmd),
+        "round_time_ratio_vs_flower_defaults": (
+            number(r"ratio ours / defaults\s+([\d.]+)", out),
+            cmd,
+        ),
+    }
 
 
 def main() -> None:

@@ -1,0 +1,40 @@
+// Thunderline console: live updates without a reload. The server sends the event outbox as
+// server-sent events; when one concerns this page (body[data-live]: "all", or the
+// federations it shows), the page is fetched again and its <main> swapped in place.
+"use strict";
+(function () {
+  const watched = document.body.dataset.live || "";
+  if (!watched || !window.EventSource) return;
+  const keys = watched === "all" ? null : new Set(watched.split(" "));
+  const state = document.getElementById("live-state");
+  let pending = null;
+  let busy = false;
+
+  async function refresh() {
+    pending = null;
+    if (busy) { pending = setTimeout(refresh, 100); return; }
+    busy = true;
+    try {
+      const answer = await fetch(window.location.href, { credentials: "same-origin" });
+      if (answer.ok) {
+        const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+        const fresh = page.getElementById("live");
+        const main = document.getElementById("live");
+        if (fresh && main && !main.contains(document.activeElement)) main.replaceWith(fresh);
+        else if (fresh && main) pending = setTimeout(refresh, 500); // a filter is being typed
+        document.body.dataset.refreshed = String(Date.now());
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  const stream = new EventSource("/api/v1/events/stream");
+  stream.onopen = function () { state && state.classList.add("on"); };
+  stream.onerror = function () { state && state.classList.remove("on"); };
+  stream.addEventListener("fl", function (message) {
+    const event = JSON.parse(message.data);
+    if (keys && !keys.has(event.federation)) return;
+    if (pending === null) pending = setTimeout(refresh, 50);
+  });
+})();

@@ -1,8 +1,9 @@
 -- One spec document per generation, for the console's "spec at its revision" and its diff
 -- against the previous generation: `federations.document` holds only the current one. A
 -- trigger keeps it, so every writer (one at a time, in bulk) records a generation the same
--- way, in the transaction that raised it. Indexes for the console's list filters (phase,
--- labels, age) at 10,000 federations.
+-- way, in the transaction that raised it. Indexes for the console's list orders and filters
+-- (key, phase, labels, age) at 10,000 federations; none on updated_at, which every progress
+-- report moves (sorting by it sorts the narrow id rows instead).
 
 CREATE TABLE federation_documents (
     federation_id bigint      NOT NULL REFERENCES federations (id) ON DELETE CASCADE,
@@ -33,7 +34,10 @@ CREATE TRIGGER federations_keep_document
     AFTER INSERT OR UPDATE OF generation ON federations
     FOR EACH ROW EXECUTE FUNCTION federations_keep_document();
 
-CREATE INDEX federations_by_phase ON federations (phase, tenant, name);
+-- The list's orders are byte order (COLLATE "C"), as the daemon sorts keys; the unique
+-- (tenant, name) index is in the database's collation, so the console has its own.
+CREATE INDEX federations_by_key ON federations (tenant COLLATE "C", name COLLATE "C");
+CREATE INDEX federations_by_phase ON federations (phase, tenant COLLATE "C", name COLLATE "C");
 CREATE INDEX federations_by_age ON federations (created_at, id);
 CREATE INDEX federations_labels ON federations
     USING gin ((document -> 'metadata' -> 'labels') jsonb_path_ops);

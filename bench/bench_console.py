@@ -54,7 +54,8 @@ def spec(i: int) -> FederationSpec:
     return FederationSpec(FederationKey(tenant, name), f"specs/{tenant}/{name}.yaml", document)
 
 
-def populate(url: str, count: int) -> float:
+def populate(url: str, count: int) -> tuple[float, FederationKey]:
+    """Record the federations; the seconds it took and one Running federation's key."""
     began = time.perf_counter()
     with Store.connect(url) as store:
         store.migrate()
@@ -74,7 +75,9 @@ def populate(url: str, count: int) -> float:
             (ROUNDS,),
         )
         conn.execute("ANALYZE")
-    return time.perf_counter() - began
+        row = conn.execute("SELECT tenant, name FROM federations WHERE id % 3 = 0 LIMIT 1")
+        running = FederationKey(*row.fetchone())  # type: ignore[misc]
+    return time.perf_counter() - began, running
 
 
 def timed(client: httpx.Client, path: str, runs: int) -> tuple[float, float]:
@@ -97,7 +100,7 @@ def main() -> int:
     name = f"tl_bench_console_{uuid.uuid4().hex[:8]}"
     url = fresh_database(ADMIN, name)
     try:
-        setup_s = populate(url, args.count)
+        setup_s, running = populate(url, args.count)
         print(f"{args.count} federations recorded in {setup_s:.1f} s (setup, not measured)")
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         with Store.connect(url) as store:
@@ -109,7 +112,7 @@ def main() -> int:
             )
             server.start()
             last = (args.count + 49) // 50
-            one = "/federations/tenant-00/federation-00000"
+            one = f"/federations/{running.tenant}/{running.name}"
             cases = {
                 "list_first_page": "/",
                 "list_filtered": "/?phase=Running&label=team%3Dvision&tenant=tenant-03",

@@ -132,7 +132,7 @@ def routes(console: Console) -> list[Route]:
                         return _html("error.html", 400, title="Bad request", message=str(exc))
                     return _api(400, {"error": str(exc)})
             if page:
-                return RedirectResponse(f"/login?next={request.url.path}", 303)
+                return RedirectResponse("/login?" + urlencode({"next": request.url.path}), 303)
             return json_response(401, {"error": "a console token is required"}, _CHALLENGE)
 
         return checked

@@ -253,12 +253,19 @@ class _Reads:
     async def rounds_api(self, request: Request) -> Response:
         key = _key(request)
         rounds = (await run_in_threadpool(self.c.store.rounds_of, [key]))[key]
+        if not rounds and not await run_in_threadpool(self._recorded, key):
+            return _api(404, {"error": f"no federation {key}"})
         return _api(200, {"federation": str(key), "rounds": [api.round_json(r) for r in rounds]})
 
     async def events_api(self, request: Request) -> Response:
         key = _key(request)
         events = await run_in_threadpool(self.c.store.recent_events, key)
+        if not events and not await run_in_threadpool(self._recorded, key):
+            return _api(404, {"error": f"no federation {key}"})
         return _api(200, {"federation": str(key), "events": [e.to_json() for e in events]})
+
+    def _recorded(self, key: FederationKey) -> bool:
+        return self.c.store.federation(key) is not None
 
     async def plan_api(self, request: Request) -> Response:
         return _api(200, api.plan_json(await run_in_threadpool(self._plan)))

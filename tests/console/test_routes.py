@@ -92,6 +92,8 @@ def test_bad_queries_and_unknown_federations_are_clear_errors(world: World) -> N
     assert get(world, "/?phase=Sleeping").status_code == 400
     assert get(world, "/api/v1/federations/acme/nobody").status_code == 404
     assert get(world, "/federations/acme/nobody").status_code == 404
+    assert get(world, "/api/v1/federations/acme/nobody/rounds").status_code == 404
+    assert get(world, "/api/v1/federations/acme/nobody/events").status_code == 404
     assert get(world, "/compare?f=no-slash").status_code == 400
     spec = get(world, "/api/v1/openapi.json").json()
     assert {"/api/v1/federations", "/api/v1/plan", "/api/v1/events/stream"} <= spec["paths"].keys()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.console.pages import Detail, ListModel, PlanModel, masked
+from reconciler.console.pages import Detail, ListModel, LogTail, PlanModel, masked
 from reconciler.store import ArtifactRecord, RoundRecord
 
 
@@ -94,6 +94,16 @@ def detail_json(d: Detail) -> dict[str, Any]:
         "runIds": [r.run_id for r in d.runs],
         "spec": masked(rec.document),
         "specUrl": d.spec_url,
+    }
+
+
+def logs_json(tail: LogTail) -> dict[str, Any]:
+    return {
+        "federation": str(tail.key),
+        "runId": tail.run_id,
+        "runs": list(tail.runs),
+        "lines": list(tail.lines),
+        "note": tail.note or None,
     }
 
 

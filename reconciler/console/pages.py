@@ -333,6 +333,17 @@ def detail(
     )
 
 
+@dataclass(frozen=True)
+class LogTail:
+    """The last lines of one Flower run's log, as the SuperLink keeps it."""
+
+    key: FederationKey
+    run_id: int | None
+    runs: tuple[int, ...]  # every run of the federation, oldest first
+    lines: tuple[str, ...]
+    note: str  # why there are no lines, when there are none
+
+
 # --- the plan ------------------------------------------------------------------------------
 
 

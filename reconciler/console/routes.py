@@ -2,11 +2,12 @@
 
     GET  /                                   federations: ?tenant= &phase= &label= &q= &sort= &desc=1 &page=
     GET  /federations/{tenant}/{name}        one federation
+    GET  /federations/{tenant}/{name}/logs   the tail of a run's Flower log (?run=ID; newest)
     GET  /compare?f=TENANT/NAME&f=...        metric curves of several federations on one chart
     GET  /plan                               what the next cycle would do at the current revision
     GET  /login, POST /login                 the token form (off loopback only)
     GET  /static/{console.css,console.js}    the shipped assets
-    GET  /api/v1/federations[/{t}/{n}[/rounds|/events]], /api/v1/plan, /api/v1/openapi.json
+    GET  /api/v1/federations[/{t}/{n}[/rounds|/events|/logs]], /api/v1/plan, /api/v1/openapi.json
     GET  /api/v1/events/stream               server-sent events: the outbox as it grows
 
 Read-only: nothing here changes state (where a person would want a button, the page shows the
@@ -37,6 +38,7 @@ from reconciler.console.access import COOKIE, Access
 from reconciler.model import FederationKey, Phase
 from reconciler.plan import Plan
 from reconciler.report.model import FederationStatus
+from reconciler.runtime.base import RuntimeFailure
 from reconciler.serving import json_response, read_body
 from reconciler.store import Store
 from reconciler.store.views import ListQuery
@@ -45,6 +47,7 @@ STREAM_SECONDS = 15.0  # one event-stream connection at most this long
 STREAM_EVENTS = 500  # ... and at most this many events
 STREAM_POLL = 0.25  # seconds between reads of the outbox: new rounds show within ~1 s
 MAX_COMPARED = 8
+LOG_TAIL = 200  # lines of a run's log a page shows
 LOGIN_BODY_LIMIT = 4096
 LOGIN_BODY_SECONDS = 10.0
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -79,6 +82,7 @@ class Console:
     statuses: Callable[[], Mapping[FederationKey, FederationStatus]] = dict
     plan: Callable[[], Plan | None] = lambda: None  # None: not known yet (no cycle ran)
     repo_url: str | None = None  # for links to spec files on a Git web host
+    logs: Callable[[int], list[str]] | None = None  # a Flower run's log lines; None: not known
     clock: Callable[[], datetime] = field(default=_utcnow)
 
 
@@ -147,6 +151,7 @@ def routes(console: Console) -> list[Route]:
         page("/", reads.list_page),
         page("/federations/{tenant}/{name}", reads.detail_page),
         page("/compare", reads.compare_page),
+        page("/federations/{tenant}/{name}/logs", reads.logs_page),
         page("/plan", reads.plan_page),
         Route("/login", _login(console.access), methods=["GET", "POST"]),
         Route("/static/{file}", _static, methods=["GET"]),
@@ -155,6 +160,7 @@ def routes(console: Console) -> list[Route]:
         api_route("/api/v1/federations/{tenant}/{name}", reads.detail_api),
         api_route("/api/v1/federations/{tenant}/{name}/rounds", reads.rounds_api),
         api_route("/api/v1/federations/{tenant}/{name}/events", reads.events_api),
+        api_route("/api/v1/federations/{tenant}/{name}/logs", reads.logs_api),
         api_route("/api/v1/plan", reads.plan_api),
         api_route("/api/v1/events/stream", reads.stream),
     ]
@@ -191,6 +197,24 @@ class _Reads:
             revision=status.revision if status else "",
             repo_url=self.c.repo_url,
         )
+
+    def _log_tail(self, key: FederationKey, wanted: str) -> pages.LogTail | None:
+        """The tail of one of the federation's runs (the newest unless `wanted`); None when
+        the federation is not recorded. Only its own runs: a run id is not a free query."""
+        if self.c.store.federation(key) is None:
+            return None
+        runs = [r.run_id for r in self.c.store.runs(key)]
+        if wanted and (not wanted.isdigit() or int(wanted) not in runs):
+            raise BadQuery(f"{key} has no run {wanted!r}")
+        run_id = int(wanted) if wanted else (runs[-1] if runs else None)
+        if run_id is None or self.c.logs is None:
+            note = "no Flower run yet" if run_id is None else "this daemon cannot read logs"
+            return pages.LogTail(key, run_id, tuple(runs), (), note)
+        try:
+            lines = self.c.logs(run_id)
+        except RuntimeFailure as exc:
+            return pages.LogTail(key, run_id, tuple(runs), (), f"Flower did not answer: {exc}")
+        return pages.LogTail(key, run_id, tuple(runs), tuple(lines[-LOG_TAIL:]), "")
 
     def _plan(self) -> pages.PlanModel | None:
         plan = self.c.plan()
@@ -232,6 +256,13 @@ class _Reads:
             picked="\n".join(map(str, keys)),
         )
 
+    async def logs_page(self, request: Request) -> Response:
+        key = _key(request)
+        tail = await run_in_threadpool(self._log_tail, key, request.query_params.get("run", ""))
+        if tail is None:
+            return _html("error.html", 404, title="Not found", message=f"no federation {key}")
+        return _html("logs.html", title=f"{key} logs", tail=tail, key=key)
+
     async def plan_page(self, request: Request) -> Response:
         model = await run_in_threadpool(self._plan)
         return _html("plan.html", title="Plan", model=model)
@@ -266,6 +297,13 @@ class _Reads:
 
     def _recorded(self, key: FederationKey) -> bool:
         return self.c.store.federation(key) is not None
+
+    async def logs_api(self, request: Request) -> Response:
+        key = _key(request)
+        tail = await run_in_threadpool(self._log_tail, key, request.query_params.get("run", ""))
+        if tail is None:
+            return _api(404, {"error": f"no federation {key}"})
+        return _api(200, api.logs_json(tail))
 
     async def plan_api(self, request: Request) -> Response:
         return _api(200, api.plan_json(await run_in_threadpool(self._plan)))

@@ -134,6 +134,7 @@ class Daemon:
                 statuses=lambda: self.reporter.statuses,
                 plan=self._plan_preview,
                 repo_url=self.settings.source.repo,
+                logs=self.parts.runtime.logs,
             ),
         )
 

@@ -212,3 +212,25 @@ def test_without_a_token_the_console_stays_closed_off_loopback(closed: httpx.Cli
         client.get("/api/v1/federations", headers={"Authorization": "Bearer x"}).status_code == 401
     )
     assert client.post("/login", data={"token": ""}).status_code == 401
+
+
+def test_the_tail_of_a_runs_log_escaped_and_only_of_its_own_runs(world: World) -> None:
+    run_id = world.after_round_one()
+    world.runtime.runs[run_id].log.extend(["INFO : round 1 done", "<img src=x onerror=alert(1)>"])
+    page = get(world, "/federations/acme/digits-fedavg/logs")
+    assert page.status_code == 200 and "INFO : round 1 done" in page.text
+    assert "<img src=x" not in page.text and "&lt;img src=x" in page.text
+    tail = get(world, "/api/v1/federations/acme/digits-fedavg/logs").json()
+    assert (tail["runId"], tail["runs"], tail["lines"][-1]) == (
+        run_id,
+        [run_id],
+        "<img src=x onerror=alert(1)>",
+    )
+    assert (
+        get(world, f"/api/v1/federations/acme/digits-fedavg/logs?run={run_id + 1}").status_code
+        == 400
+    )
+    assert get(world, "/api/v1/federations/acme/nobody/logs").status_code == 404
+    world.runtime.unavailable = True
+    down = get(world, "/api/v1/federations/acme/digits-fedavg/logs").json()
+    assert down["lines"] == [] and "Flower did not answer" in down["note"]

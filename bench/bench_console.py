@@ -10,6 +10,9 @@ the median (and p95) of `--runs` requests after one warm-up, the whole answer re
   list first / filtered / text / last page      the HTML page at /
   api first / filtered / last page              /api/v1/federations
   federation page / api                         one Running federation with 20 rounds
+  plan page                                     the preview as the daemon makes it: the
+                                                recorded state read whole, planned against
+                                                the N specs as desired state
 Needs PostgreSQL on 127.0.0.1:5432. Prints the figures; not a test.
 """
 
@@ -30,7 +33,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.console import Access, Console, routes
-from reconciler.model import API_VERSION, KIND, FederationKey, FederationSpec
+from reconciler.model import API_VERSION, KIND, DesiredState, FederationKey, FederationSpec
+from reconciler.plan import plan
 from reconciler.serving import BackgroundServer, build_app
 from reconciler.settings import HttpLimits
 from reconciler.store import Store
@@ -54,12 +58,12 @@ def spec(i: int) -> FederationSpec:
     return FederationSpec(FederationKey(tenant, name), f"specs/{tenant}/{name}.yaml", document)
 
 
-def populate(url: str, count: int) -> tuple[float, FederationKey]:
+def populate(url: str, specs: list[FederationSpec]) -> tuple[float, FederationKey]:
     """Record the federations; the seconds it took and one Running federation's key."""
     began = time.perf_counter()
     with Store.connect(url) as store:
         store.migrate()
-        store.create_many([spec(i) for i in range(count)])
+        store.create_many(specs)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "UPDATE federations SET phase = 'Running', run_generation = 1, current_round = %s"
@@ -100,13 +104,18 @@ def main() -> int:
     name = f"tl_bench_console_{uuid.uuid4().hex[:8]}"
     url = fresh_database(ADMIN, name)
     try:
-        setup_s, running = populate(url, args.count)
+        specs = [spec(i) for i in range(args.count)]
+        desired = DesiredState(specs={s.key: s for s in specs}, revision="bench")
+        setup_s, running = populate(url, specs)
         print(f"{args.count} federations recorded in {setup_s:.1f} s (setup, not measured)")
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         with Store.connect(url) as store:
-            app = build_app(
-                routes(Console(store, Access.for_host("127.0.0.1", None))), limits=HttpLimits()
+            console = Console(
+                store,
+                Access.for_host("127.0.0.1", None),
+                plan=lambda: plan(desired, store.recorded_snapshot()),
             )
+            app = build_app(routes(console), limits=HttpLimits())
             server = BackgroundServer(
                 app, host="127.0.0.1", port=0, limits=HttpLimits(), name="bench-console"
             )
@@ -124,6 +133,7 @@ def main() -> int:
                 "api_last_page": f"/api/v1/federations?page={last}",
                 "federation_page": one,
                 "federation_api": "/api/v1" + one,
+                "plan_page": "/plan",
             }
             figures: dict[str, float] = {}
             try:

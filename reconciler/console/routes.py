@@ -110,8 +110,9 @@ def _key(request: Request) -> FederationKey:
     return FederationKey(request.path_params["tenant"], request.path_params["name"])
 
 
-def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    body = _templates.get_template(template).render(**context)
+async def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The page, rendered in the thread pool: the event loop also serves progress reports."""
+    body = await run_in_threadpool(_templates.get_template(template).render, **context)
     return HTMLResponse(body, status, headers=SECURITY_HEADERS)
 
 
@@ -133,7 +134,7 @@ def routes(console: Console) -> list[Route]:
                     return await endpoint(request)
                 except BadQuery as exc:
                     if page:
-                        return _html("error.html", 400, title="Bad request", message=str(exc))
+                        return await _html("error.html", 400, title="Bad request", message=str(exc))
                     return _api(400, {"error": str(exc)})
             if page:
                 return RedirectResponse("/login?" + urlencode({"next": request.url.path}), 303)
@@ -227,7 +228,7 @@ class _Reads:
         model, tenants = await run_in_threadpool(
             lambda: (self._list(query), self.c.store.tenants())
         )
-        return _html(
+        return await _html(
             "list.html",
             title="Federations",
             model=model,
@@ -241,14 +242,13 @@ class _Reads:
         key = _key(request)
         d = await run_in_threadpool(self._detail, key)
         if d is None:
-            return _html("error.html", 404, title="Not found", message=f"no federation {key}")
-        return _html("federation.html", title=str(key), d=d, key=key)
+            return await _html("error.html", 404, title="Not found", message=f"no federation {key}")
+        return await _html("federation.html", title=str(key), d=d, key=key)
 
     async def compare_page(self, request: Request) -> Response:
         keys = _compared(request)
-        curves = await run_in_threadpool(self.c.store.rounds_of, keys)
-        charts = pages.compare_charts(curves)
-        return _html(
+        charts = await run_in_threadpool(lambda: pages.compare_charts(self.c.store.rounds_of(keys)))
+        return await _html(
             "compare.html",
             title="Compare",
             keys=keys,
@@ -260,12 +260,12 @@ class _Reads:
         key = _key(request)
         tail = await run_in_threadpool(self._log_tail, key, request.query_params.get("run", ""))
         if tail is None:
-            return _html("error.html", 404, title="Not found", message=f"no federation {key}")
-        return _html("logs.html", title=f"{key} logs", tail=tail, key=key)
+            return await _html("error.html", 404, title="Not found", message=f"no federation {key}")
+        return await _html("logs.html", title=f"{key} logs", tail=tail, key=key)
 
     async def plan_page(self, request: Request) -> Response:
         model = await run_in_threadpool(self._plan)
-        return _html("plan.html", title="Plan", model=model)
+        return await _html("plan.html", title="Plan", model=model)
 
     # --- the API -------------------------------------------------------------------------
 
@@ -375,13 +375,13 @@ def _login(access: Access) -> Endpoint:
     async def login(request: Request) -> Response:
         target = _safe_next(request.query_params.get("next", "/"))
         if request.method != "POST":
-            return _html("login.html", title="Log in", target=target, wrong=False)
+            return await _html("login.html", title="Log in", target=target, wrong=False)
         body = await read_body(request, limit=LOGIN_BODY_LIMIT, timeout=LOGIN_BODY_SECONDS)
         form = parse_qs(body.decode("utf-8", "replace"))
         token = form.get("token", [""])[0]
         target = _safe_next(form.get("next", [target])[0])
         if not access.matches(token):
-            return _html("login.html", 401, title="Log in", target=target, wrong=True)
+            return await _html("login.html", 401, title="Log in", target=target, wrong=True)
         response = RedirectResponse(target, 303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
         return response

@@ -24,7 +24,8 @@
         const page = new DOMParser().parseFromString(await answer.text(), "text/html");
         const fresh = page.getElementById("live");
         const main = document.getElementById("live");
-        if (fresh && main && !main.contains(document.activeElement)) main.replaceWith(fresh);
+        const typing = document.activeElement && document.activeElement.matches("input, select, textarea");
+        if (fresh && main && !(typing && main.contains(document.activeElement))) main.replaceWith(fresh);
         else if (fresh && main) pending = setTimeout(refresh, 500); // a filter is being typed
         document.body.dataset.refreshed = String(Date.now());
       }

@@ -122,7 +122,8 @@ def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout)
     print("starting a local Flower SuperLink and 3 SuperNodes...", file=out, flush=True)
     with real_parts(settings, leader_election=False) as parts:
         daemon = Daemon(settings, parts).start()
-        print(f"daemon listening on {daemon.http.url}\n", file=out, flush=True)
+        print(f"daemon listening on {daemon.http.url}", file=out, flush=True)
+        print(f"watch it in the web console: {daemon.http.url}/\n", file=out, flush=True)
         try:
             finished = follow(parts.store, out, timeout=timeout, stop=lambda: False)
             daemon.cycle_now()  # the last cycle commits the final status report

@@ -96,6 +96,7 @@ class HttpSettings:
     port: int = 8080  # 0 picks a free port
     webhook_secret_env: str = "THUNDERLINE_WEBHOOK_SECRET"
     public_url: str | None = None  # how the ServerApp reaches us; default http://host:port
+    console_token: str | None = None  # asked of console readers off loopback (console/access.py)
     limits: HttpLimits = field(default_factory=HttpLimits)
 
 

@@ -87,6 +87,12 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--public-url", help="URL at which Flower apps reach this daemon")
+    p.add_argument(
+        "--console-token",
+        default=os.environ.get("THUNDERLINE_CONSOLE_TOKEN"),
+        help="the web console's token, asked when --host is not loopback "
+        "(default: $THUNDERLINE_CONSOLE_TOKEN; without one the console stays closed there)",
+    )
     add_http_limits(p)
     p.add_argument("--no-leader-election", action="store_true")
     p.add_argument("--log-level", default="INFO")
@@ -187,6 +193,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             host=args.host,
             port=args.port,
             public_url=args.public_url,
+            console_token=args.console_token,
             limits=http_limits_from(args),
         ),
         plan=plan_options_from(args, policy_from(args)),

@@ -6,6 +6,8 @@
     POST /webhook       GitHub / GitLab / Gitea / generic HMAC push event -> an immediate cycle
                         (once per delivery: a replay is answered 200 "duplicate", no cycle)
     POST /v1/progress   ServerApp progress reports (per-run bearer token)
+    GET  /, /api/v1/... the read-only web console and its JSON API (`reconciler.console`),
+                        when `Endpoints.console` is set
 
 Nothing here starts work on its own: a valid webhook only asks for a cycle sooner, and a
 progress report only records what a run the daemon launched says. Bodies are size-limited
@@ -32,9 +34,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from reconciler.console import Console
+from reconciler.console import routes as console_routes
 from reconciler.daemon.deliveries import DeliveryLog
 from reconciler.daemon.ratelimit import RateLimiter
 from reconciler.runtime.progress import ProgressReport, ProgressSink, Refusal
@@ -66,6 +70,7 @@ class Endpoints:
     # Logs and counts a progress report refused before it reached the sink (401, 400, 413).
     progress_refused: Callable[[Refusal, ProgressReport | None], None] | None = None
     deliveries: DeliveryLog = field(default_factory=DeliveryLog)  # webhook replays
+    console: Console | None = None  # None: no console (404 at /)
 
 
 class _RateLimited:
@@ -93,7 +98,7 @@ class _RateLimited:
         await json_response(429, {"error": "too many requests"}, retry)(scope, receive, send)
 
 
-def _routes(ep: Endpoints, limits: HttpLimits) -> list[Route]:
+def _routes(ep: Endpoints, limits: HttpLimits) -> list[BaseRoute]:
     async def healthz(request: Request) -> Response:
         return Response(b"ok\n", 200, media_type="text/plain")
 
@@ -122,6 +127,7 @@ def _routes(ep: Endpoints, limits: HttpLimits) -> list[Route]:
             limits=limits,
             on_refused=ep.progress_refused,
         ),
+        *(console_routes(ep.console) if ep.console is not None else ()),
     ]
 
 

@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler.apply import Applier, LaunchContext
+from reconciler.console import Access, Console
 from reconciler.daemon import memory
 from reconciler.daemon.cycle import CycleOutcome, Reconciler
 from reconciler.daemon.desired import denied_by_tenant
@@ -37,6 +38,7 @@ from reconciler.daemon.sink import RecordingSink
 from reconciler.daemon.undelivered import UndeliveredReports
 from reconciler.model import FederationKey, Phase
 from reconciler.notify import Notifier, revision_in
+from reconciler.plan import Plan, plan
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
 from reconciler.runtime.base import Runtime
@@ -126,6 +128,28 @@ class Daemon:
             progress_secret=self.parts.progress_secret,
             webhook_secret=self.parts.webhook_secret,
             progress_refused=self.sink.refused,
+            console=Console(
+                self.parts.store,
+                Access.for_host(self.settings.http.host, self.settings.http.console_token),
+                statuses=lambda: self.reporter.statuses,
+                plan=self._plan_preview,
+                repo_url=self.settings.source.repo,
+                logs=self.parts.runtime.logs,
+            ),
+        )
+
+    def _plan_preview(self) -> Plan | None:
+        """What the next cycle would plan at the revision loaded last, for the console: the
+        planner over the daemon's desired state and the recorded state now (read apart from
+        the cycle's own incremental read). Without run observations, which only a cycle
+        asks Flower for: run-status decisions (a run that died, one that finished) show once
+        a cycle has seen them."""
+        outcome = self.last_outcome
+        if outcome is None or outcome.desired is None:
+            return None
+        recorded = self.parts.store.recorded_snapshot()
+        return plan(
+            outcome.desired, recorded, None, self.settings.plan, nodes_online=outcome.nodes_online
         )
 
     def _notifier(self) -> Notifier | None:

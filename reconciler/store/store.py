@@ -7,7 +7,7 @@
 The methods live in one module per job: `federations` (load, create, transitions, spec
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
 `outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
-`cursors` (each notification service's place in the outbox);
+`cursors` (each notification service's place in the outbox), `views` (the console's reads);
 `db` holds the pool and transactions.
 """
 
@@ -21,7 +21,10 @@ from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
 from reconciler.store.reports import Reports
 from reconciler.store.runs import Runs
+from reconciler.store.views import Views
 
 
-class Store(Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors):
+class Store(
+    Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors, Views
+):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -35,6 +35,7 @@ from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
 from reconciler.daemon.undelivered import UndeliveredReports
+from reconciler.daemon.unrecorded import find_unrecorded
 from reconciler.model import FederationKey, Phase
 from reconciler.notify import Notifier, revision_in
 from reconciler.report import StatusWriter
@@ -248,7 +249,8 @@ class Daemon:
             m.set_denied(denied_by_tenant(outcome.desired))
         self.failures.after_cycle(outcome)  # counts reconcile_errors{step}, logs, keeps
         self.lifecycle_log.drain(self._total_rounds)
-        if self.notifier is not None:
+        if self.notifier is not None:  # invalid specs, recorded or not, for `invalid` notices
+            self.notifier.found_invalid(find_unrecorded(outcome.plan, {}, outcome.spec_revisions))
             self.notifier.wake()  # the cycle's events (and its statuses' revisions) are in
         for result in outcome.results:
             m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()

@@ -33,8 +33,12 @@ NOTIFICATIONS_SCHEMA_PATH = Path(__file__).parent / "notifications.schema.json"
 COMMIT_STATUS_KINDS = ("github", "gitlab")
 DEFAULT_API_URLS = {"github": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}
 DEFAULT_CONTEXT = "thunderline/{tenant}/{name}"
+DEFAULT_EXPERIMENT = "thunderline/{tenant}"
+DEFAULT_STALLED_AFTER = 600.0  # seconds without round progress before a run is stalled
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 _PLACEHOLDERS = {
     "context": frozenset({"tenant", "name"}),
+    "experiment": frozenset({"tenant", "name"}),
     "reportUrl": frozenset({"tenant", "name", "revision", "generation"}),
 }
 _ENV_FIELDS = ("urlEnv", "signingKeyEnv", "tokenEnv")
@@ -54,7 +58,7 @@ class ServiceConfig:
     """One place notifications go. `*_env` are names of environment variables, not values."""
 
     name: str
-    kind: str  # webhook | slack | github | gitlab
+    kind: str  # webhook | slack | github | gitlab | mlflow
     url_env: str = ""
     signing_key_env: str = ""
     token_env: str = ""
@@ -63,6 +67,8 @@ class ServiceConfig:
     context: str = DEFAULT_CONTEXT
     report_url: str = ""
     headline_metric: str = ""
+    tracking_uri: str = ""  # mlflow: the tracking server
+    experiment: str = DEFAULT_EXPERIMENT  # mlflow: the experiment's name, a template
 
     @property
     def commit_status(self) -> bool:
@@ -99,9 +105,14 @@ class NotifyConfig:
     services: tuple[ServiceConfig, ...]
     subscriptions: tuple[Subscription, ...]
     source: str  # the file, as named in messages
+    stalled_after: float = DEFAULT_STALLED_AFTER  # seconds (`stalledAfter`)
 
     def subscriptions_of(self, service: str) -> tuple[Subscription, ...]:
         return tuple(s for s in self.subscriptions if service in s.services)
+
+    def wants(self, trigger: str) -> bool:
+        """Some subscription asks for `trigger` (so the notices behind it are raised)."""
+        return any(trigger in s.events for s in self.subscriptions)
 
 
 @functools.cache
@@ -141,7 +152,8 @@ def parse_notifications(content: bytes, shown: str, env: Mapping[str, str]) -> N
     body: Mapping[str, Any] = parsed.data
     services = tuple(_service(name, entry) for name, entry in body["services"].items())
     subscriptions = tuple(_subscription(entry) for entry in body.get("subscriptions") or ())
-    return NotifyConfig(services, subscriptions, source=shown)
+    stalled_after = _seconds(body.get("stalledAfter", ""), DEFAULT_STALLED_AFTER)
+    return NotifyConfig(services, subscriptions, source=shown, stalled_after=stalled_after)
 
 
 def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple[Any, ...]]:
@@ -162,6 +174,9 @@ def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple
         for j, service in enumerate(entry["services"]):
             if service not in services:
                 message = f"no service {service!r} is defined (defined: {_known(services)})"
+                yield _at(parsed, ("subscriptions", i, "services", j), message)
+            elif services[service]["type"] == "mlflow":
+                message = f"{service!r} is an mlflow service: it tracks every federation"
                 yield _at(parsed, ("subscriptions", i, "services", j), message)
         for j, threshold in enumerate(entry.get("thresholds") or ()):
             if ("above" in threshold) == ("below" in threshold):
@@ -197,7 +212,16 @@ def _service(name: str, entry: Mapping[str, Any]) -> ServiceConfig:
         context=entry.get("context", DEFAULT_CONTEXT),
         report_url=entry.get("reportUrl", ""),
         headline_metric=entry.get("headlineMetric", ""),
+        tracking_uri=entry.get("trackingUri", "").rstrip("/"),
+        experiment=entry.get("experiment", DEFAULT_EXPERIMENT),
     )
+
+
+def _seconds(duration: str, default: float) -> float:
+    """`90s`, `10m`, `1h` in seconds (the schema checked the form); `default` when absent."""
+    if not duration:
+        return default
+    return float(int(duration[:-1]) * _DURATION_UNITS[duration[-1]])
 
 
 def _subscription(entry: Mapping[str, Any]) -> Subscription:

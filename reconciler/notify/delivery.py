@@ -23,11 +23,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.model import FederationKey
 from reconciler.notify.config import NotifyConfig, ServiceConfig, Subscription
 from reconciler.notify.facts import FactsReader
+from reconciler.notify.notices import INVALID, InvalidSpec
+from reconciler.notify.raising import NoticeRaiser
 from reconciler.notify.services import SecretMissing, Sender, sender_for
 from reconciler.notify.transport import Unreachable, post
 from reconciler.notify.triggers import notice_for, trigger_of
@@ -150,6 +152,8 @@ class Lane:
 
     def _revision(self, event: Event) -> str:
         """The spec's revision; "" when there is none; `_Retry` while it is not known yet."""
+        if event.type == INVALID:  # no federation (or not this spec): the file's revision
+            return str(event.payload.get("revision") or "")
         assert event.key is not None and event.generation is not None
         revision = self.revision_of(event.key, event.generation)
         if revision is not None:
@@ -194,6 +198,7 @@ class Notifier:
             )
             for service in config.services
         ]
+        self.raiser = NoticeRaiser(config, store)
         self.is_leader, self.poll = is_leader, poll
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -206,6 +211,11 @@ class Notifier:
             lane.register()
         self._thread.start()
         return self
+
+    def found_invalid(self, specs: Mapping[FederationKey, InvalidSpec] | None) -> None:
+        """The invalid specs a cycle found, for the `invalid` notices (raised once each);
+        None: the cycle could not tell (no plan)."""
+        self.raiser.found_invalid(None if specs is None else specs.values())
 
     def wake(self) -> None:
         """New events may be in the outbox (a cycle or a progress report just wrote some)."""
@@ -226,6 +236,8 @@ class Notifier:
 
     def _pass(self) -> None:
         leading = self.is_leader()
+        if leading:
+            self.raiser.run()
         for lane in self.lanes:
             lane.register()
             if not leading:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model import SpecProblem
+from reconciler.notify import mlflowclient
 from reconciler.specs.nodes import Path as NodePath
 from reconciler.specs.nodes import field_name, locate
 from reconciler.specs.schema import located_errors
@@ -161,6 +162,9 @@ def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple
     body: Mapping[str, Any] = parsed.data
     services: Mapping[str, Any] = body["services"]
     for name, entry in services.items():
+        if entry["type"] == "mlflow" and not mlflowclient.installed():
+            message = "mlflow is not installed: pip install 'thunderline-reconciler[mlflow]'"
+            yield _at(parsed, ("services", name, "type"), message)
         for key in _ENV_FIELDS:
             if key in entry and not env.get(entry[key]):
                 message = f"environment variable {entry[key]} is not set (or empty)"

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from reconciler.model import SpecProblem
 from reconciler.notify import mlflowclient
@@ -162,9 +163,8 @@ def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple
     body: Mapping[str, Any] = parsed.data
     services: Mapping[str, Any] = body["services"]
     for name, entry in services.items():
-        if entry["type"] == "mlflow" and not mlflowclient.installed():
-            message = "mlflow is not installed: pip install 'thunderline-reconciler[mlflow]'"
-            yield _at(parsed, ("services", name, "type"), message)
+        if entry["type"] == "mlflow":
+            yield from _mlflow_problems(parsed, name, entry)
         for key in _ENV_FIELDS:
             if key in entry and not env.get(entry[key]):
                 message = f"environment variable {entry[key]} is not set (or empty)"
@@ -186,6 +186,17 @@ def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple
             if ("above" in threshold) == ("below" in threshold):
                 message = "give exactly one of above and below"
                 yield _at(parsed, ("subscriptions", i, "thresholds", j), message)
+
+
+def _mlflow_problems(
+    parsed: Parsed, name: str, entry: Mapping[str, Any]
+) -> Iterator[tuple[Any, ...]]:
+    if not mlflowclient.installed():
+        message = "mlflow is not installed: pip install 'thunderline-reconciler[mlflow]'"
+        yield _at(parsed, ("services", name, "type"), message)
+    if "@" in urlsplit(entry["trackingUri"]).netloc:  # never quoted: it holds a password
+        message = "must not hold credentials: set MLFLOW_TRACKING_USERNAME/PASSWORD or _TOKEN"
+        yield _at(parsed, ("services", name, "trackingUri"), message)
 
 
 def _at(parsed: Parsed, path: NodePath, message: str) -> tuple[Any, ...]:

@@ -57,5 +57,5 @@ def test_variables_without_a_secret_to_take_them_from_are_refused() -> None:
     import helm_python as helm
 
     values = {**NOTIFICATIONS, "existingSecret": ""}
-    with pytest.raises(helm.HelmError, match="notifications.existingSecret"):
+    with pytest.raises(helm.HelmError, match=r"notifications\.existingSecret"):
         render({"notifications": values})

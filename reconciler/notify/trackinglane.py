@@ -74,9 +74,18 @@ class MlflowLane(Lane):
         elif event.type == lifecycle.AGGREGATE_COMPLETED:
             self.tracker.log(run_id, tags=tracking.checkpoint_tags(event.payload))
         elif event.type in tracking.END_STATUS:
-            status = tracking.END_STATUS[event.type]
-            self.tracker.end(run_id, status, tracking.millis(event.time))
+            self._end(event, key, generation, run_id)
         return run_id
+
+    def _end(self, event: Event, key: FederationKey, generation: int, run_id: str) -> None:
+        """End the generation's run, and the runs of generations it updated in place (their
+        Flower run went on under the old generation's number and ended with this one)."""
+        status, at = tracking.END_STATUS[event.type], tracking.millis(event.time)
+        runs = self.tracker.runs_of(self._experiment(key), str(key))
+        for older in runs:
+            if older.generation < generation and older.status == "RUNNING":
+                self.tracker.end(older.run_id, status, at)
+        self.tracker.end(run_id, status, at)
 
     def _tag_revision(self, run_id: str, key: FederationKey, generation: int) -> None:
         """The revision the spec was loaded at, once the report step knows it (not waited

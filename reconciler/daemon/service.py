@@ -38,6 +38,7 @@ from reconciler.daemon.undelivered import UndeliveredReports
 from reconciler.daemon.unrecorded import find_unrecorded
 from reconciler.model import FederationKey, Phase
 from reconciler.notify import Notifier, revision_in
+from reconciler.notify.revisions import SpecCommits
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
 from reconciler.runtime.base import Runtime
@@ -115,6 +116,7 @@ class Daemon:
             prune_confirm=settings.source.prune_confirm,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
+        self.spec_commits = SpecCommits(parts.source.last_change)  # where statuses go
         self.notifier = self._notifier()  # None without a notifications file
         self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
 
@@ -141,12 +143,16 @@ class Daemon:
             is_leader=lambda: self.role == "leader",
             revision_of=self._spec_revision,
             backoff=self.settings.backoff,
+            spec_commit=self.spec_commits,
         )
 
     def _spec_revision(self, key: FederationKey, generation: int) -> str | None:
         """Where a commit status goes: known once a report has been built since start."""
         statuses = self.reporter.statuses if self.last_outcome is not None else None
-        return revision_in(statuses, key, generation)
+        revision = revision_in(statuses, key, generation)
+        return (
+            self.spec_commits(statuses[key].path, revision) if statuses and revision else revision
+        )
 
     def _launch_context(self) -> LaunchContext:
         public = self.settings.http.public_url or self.http.url

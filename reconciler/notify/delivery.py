@@ -30,6 +30,7 @@ from reconciler.notify.facts import FactsReader
 from reconciler.notify.lane import Lane, Retry
 from reconciler.notify.notices import INVALID, InvalidSpec
 from reconciler.notify.raising import NoticeRaiser
+from reconciler.notify.revisions import as_loaded
 from reconciler.notify.services import SecretMissing, Sender, sender_for
 from reconciler.notify.transport import Unreachable, post
 from reconciler.notify.triggers import notice_for, trigger_of
@@ -121,6 +122,7 @@ class Notifier:
         is_leader: Callable[[], bool],
         revision_of: RevisionOf,
         backoff: Backoff,
+        spec_commit: Callable[[str, str], str] = as_loaded,
         poll: float = 2.0,
     ) -> None:
         facts = FactsReader(store)
@@ -150,7 +152,7 @@ class Notifier:
                     backoff=backoff,
                 )
             )
-        self.raiser = NoticeRaiser(config, store)
+        self.raiser = NoticeRaiser(config, store, spec_commit)
         self.is_leader, self.poll = is_leader, poll
         self._wake = threading.Event()
         self._stopping = threading.Event()

@@ -1,8 +1,8 @@
 """Notices no lifecycle transition writes, decided here: invalid specs and stalled runs. Pure.
 
-`invalid_notices(specs)`: one notice per spec file and the revision it was loaded at, for
-the invalid (or policy-denied) specs the daemon's last cycle found, whether or not a
-federation is recorded for them. `stalled_notices(progress, after)`: one notice per
+`invalid_notices(specs, commit_of)`: one notice per spec file and the commit that changed
+it, for the invalid (or policy-denied) specs the daemon's last cycle found, whether or not
+a federation is recorded for them. `stalled_notices(progress, after)`: one notice per
 federation whose run is under way and has not progressed (no round started or completed,
 no phase change) for `after` seconds, fingerprinted by the time of that last progress, so
 it is told once per stall and again only after it progressed and stalled anew.
@@ -12,7 +12,7 @@ fingerprints (a notice is raised once, across cycles and restarts).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from reconciler.model import FederationKey, SpecProblem
@@ -38,21 +38,26 @@ class InvalidSpec(Protocol):
     def reason(self) -> str: ...
 
 
-def invalid_notices(specs: Iterable[InvalidSpec]) -> list[NewNotice]:
+def invalid_notices(
+    specs: Iterable[InvalidSpec], commit_of: Callable[[str, str], str]
+) -> list[NewNotice]:
+    """`commit_of(path, revision)`: the commit that changed the file (revisions.SpecCommits),
+    so a restarted daemon, loading everything at a newer head, tells nothing again."""
     return [
         NewNotice(
             INVALID,
             spec.key,
-            fingerprint=f"{spec.path}@{spec.revision}",
+            fingerprint=f"{spec.path}@{commit}",
             payload={
                 "path": spec.path,
-                "revision": spec.revision,
+                "revision": commit,
                 "reason": _first_problem(spec.problems),
                 "condition": spec.reason,
                 "problems": [str(p) for p in spec.problems[:PROBLEMS_SHOWN]],
             },
         )
         for spec in specs
+        for commit in (commit_of(spec.path, spec.revision),)
     ]
 
 

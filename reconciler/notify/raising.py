@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from reconciler.notify.config import NotifyConfig
 from reconciler.notify.notices import InvalidSpec, invalid_notices, stalled_notices
@@ -24,8 +24,10 @@ _REMEMBERED = 10_000  # invalid notices known raised, kept to skip asking the st
 
 
 class NoticeRaiser:
-    def __init__(self, config: NotifyConfig, store: Store) -> None:
-        self.store = store
+    def __init__(
+        self, config: NotifyConfig, store: Store, spec_commit: Callable[[str, str], str]
+    ) -> None:
+        self.store, self.spec_commit = store, spec_commit
         self.stalled_after = config.stalled_after
         self.wants_invalid = config.wants("invalid")
         self.wants_stalled = config.wants("stalled")
@@ -51,7 +53,11 @@ class NoticeRaiser:
         found = self._found
         if not found:
             return
-        notices = [n for n in invalid_notices(found) if (n.key, n.fingerprint) not in self._raised]
+        notices = [
+            n
+            for n in invalid_notices(found, self.spec_commit)
+            if (n.key, n.fingerprint) not in self._raised
+        ]
         self.store.raise_notices(notices)
         if len(self._raised) > _REMEMBERED:
             self._raised.clear()  # the store still remembers: this only saves round trips

@@ -58,7 +58,7 @@ def test_a_run_is_stalled_once_it_went_stalled_after_without_progress(
 def test_an_invalid_spec_is_one_notice_per_file_and_revision() -> None:
     found = Unrecorded(KEY, PROBLEM.file, "abc123", (PROBLEM, PROBLEM))
 
-    (notice,) = invalid_notices([found])
+    (notice,) = invalid_notices([found], lambda path, revision: revision)
 
     assert (notice.kind, notice.key, notice.generation) == (INVALID, KEY, None)
     assert notice.fingerprint == "specs/acme/chat.yaml@abc123"

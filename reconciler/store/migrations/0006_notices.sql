@@ -2,7 +2,7 @@
 -- federation whose rounds stalled. One row per (kind, federation, fingerprint) remembers that
 -- the notice was raised, in the transaction that appends its event to the outbox, so a
 -- notice is raised once (not every cycle, not again after a restart) and delivered from the
--- outbox like any event. Fingerprint: the spec file and the revision it was loaded at
+-- outbox like any event. Fingerprint: the spec file and the commit that last changed it
 -- (invalid), the generation and the time of the last progress (stalled).
 
 CREATE TABLE notices (

@@ -36,8 +36,10 @@ from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.reporting import StatusReporter
 from reconciler.daemon.sink import RecordingSink
 from reconciler.daemon.undelivered import UndeliveredReports
+from reconciler.daemon.unrecorded import find_unrecorded
 from reconciler.model import FederationKey, Phase
 from reconciler.notify import Notifier, revision_in
+from reconciler.notify.revisions import SpecCommits
 from reconciler.plan import Plan, plan
 from reconciler.report import StatusWriter
 from reconciler.runtime.apps import log_follow_mode
@@ -116,6 +118,7 @@ class Daemon:
             prune_confirm=settings.source.prune_confirm,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
+        self.spec_commits = SpecCommits(parts.source.last_change)  # where statuses go
         self.notifier = self._notifier()  # None without a notifications file
         self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
 
@@ -164,12 +167,16 @@ class Daemon:
             is_leader=lambda: self.role == "leader",
             revision_of=self._spec_revision,
             backoff=self.settings.backoff,
+            spec_commit=self.spec_commits,
         )
 
     def _spec_revision(self, key: FederationKey, generation: int) -> str | None:
         """Where a commit status goes: known once a report has been built since start."""
         statuses = self.reporter.statuses if self.last_outcome is not None else None
-        return revision_in(statuses, key, generation)
+        revision = revision_in(statuses, key, generation)
+        return (
+            self.spec_commits(statuses[key].path, revision) if statuses and revision else revision
+        )
 
     def _launch_context(self) -> LaunchContext:
         public = self.settings.http.public_url or self.http.url
@@ -272,7 +279,8 @@ class Daemon:
             m.set_denied(denied_by_tenant(outcome.desired))
         self.failures.after_cycle(outcome)  # counts reconcile_errors{step}, logs, keeps
         self.lifecycle_log.drain(self._total_rounds)
-        if self.notifier is not None:
+        if self.notifier is not None:  # invalid specs, recorded or not, for `invalid` notices
+            self.notifier.found_invalid(find_unrecorded(outcome.plan, {}, outcome.spec_revisions))
             self.notifier.wake()  # the cycle's events (and its statuses' revisions) are in
         for result in outcome.results:
             m.actions.labels(str(result.action.kind), "ok" if result.ok else "error").inc()

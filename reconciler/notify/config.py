@@ -19,8 +19,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from reconciler.model import SpecProblem
+from reconciler.notify import mlflowclient
 from reconciler.specs.nodes import Path as NodePath
 from reconciler.specs.nodes import field_name, locate
 from reconciler.specs.schema import located_errors
@@ -33,8 +35,12 @@ NOTIFICATIONS_SCHEMA_PATH = Path(__file__).parent / "notifications.schema.json"
 COMMIT_STATUS_KINDS = ("github", "gitlab")
 DEFAULT_API_URLS = {"github": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}
 DEFAULT_CONTEXT = "thunderline/{tenant}/{name}"
+DEFAULT_EXPERIMENT = "thunderline/{tenant}"
+DEFAULT_STALLED_AFTER = 600.0  # seconds without round progress before a run is stalled
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 _PLACEHOLDERS = {
     "context": frozenset({"tenant", "name"}),
+    "experiment": frozenset({"tenant", "name"}),
     "reportUrl": frozenset({"tenant", "name", "revision", "generation"}),
 }
 _ENV_FIELDS = ("urlEnv", "signingKeyEnv", "tokenEnv")
@@ -54,7 +60,7 @@ class ServiceConfig:
     """One place notifications go. `*_env` are names of environment variables, not values."""
 
     name: str
-    kind: str  # webhook | slack | github | gitlab
+    kind: str  # webhook | slack | github | gitlab | mlflow
     url_env: str = ""
     signing_key_env: str = ""
     token_env: str = ""
@@ -63,6 +69,8 @@ class ServiceConfig:
     context: str = DEFAULT_CONTEXT
     report_url: str = ""
     headline_metric: str = ""
+    tracking_uri: str = ""  # mlflow: the tracking server
+    experiment: str = DEFAULT_EXPERIMENT  # mlflow: the experiment's name, a template
 
     @property
     def commit_status(self) -> bool:
@@ -99,9 +107,14 @@ class NotifyConfig:
     services: tuple[ServiceConfig, ...]
     subscriptions: tuple[Subscription, ...]
     source: str  # the file, as named in messages
+    stalled_after: float = DEFAULT_STALLED_AFTER  # seconds (`stalledAfter`)
 
     def subscriptions_of(self, service: str) -> tuple[Subscription, ...]:
         return tuple(s for s in self.subscriptions if service in s.services)
+
+    def wants(self, trigger: str) -> bool:
+        """Some subscription asks for `trigger` (so the notices behind it are raised)."""
+        return any(trigger in s.events for s in self.subscriptions)
 
 
 @functools.cache
@@ -141,7 +154,8 @@ def parse_notifications(content: bytes, shown: str, env: Mapping[str, str]) -> N
     body: Mapping[str, Any] = parsed.data
     services = tuple(_service(name, entry) for name, entry in body["services"].items())
     subscriptions = tuple(_subscription(entry) for entry in body.get("subscriptions") or ())
-    return NotifyConfig(services, subscriptions, source=shown)
+    stalled_after = _seconds(body.get("stalledAfter", ""), DEFAULT_STALLED_AFTER)
+    return NotifyConfig(services, subscriptions, source=shown, stalled_after=stalled_after)
 
 
 def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple[Any, ...]]:
@@ -149,6 +163,8 @@ def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple
     body: Mapping[str, Any] = parsed.data
     services: Mapping[str, Any] = body["services"]
     for name, entry in services.items():
+        if entry["type"] == "mlflow":
+            yield from _mlflow_problems(parsed, name, entry)
         for key in _ENV_FIELDS:
             if key in entry and not env.get(entry[key]):
                 message = f"environment variable {entry[key]} is not set (or empty)"
@@ -163,10 +179,24 @@ def _semantic_problems(parsed: Parsed, env: Mapping[str, str]) -> Iterator[tuple
             if service not in services:
                 message = f"no service {service!r} is defined (defined: {_known(services)})"
                 yield _at(parsed, ("subscriptions", i, "services", j), message)
+            elif services[service]["type"] == "mlflow":
+                message = f"{service!r} is an mlflow service: it tracks every federation"
+                yield _at(parsed, ("subscriptions", i, "services", j), message)
         for j, threshold in enumerate(entry.get("thresholds") or ()):
             if ("above" in threshold) == ("below" in threshold):
                 message = "give exactly one of above and below"
                 yield _at(parsed, ("subscriptions", i, "thresholds", j), message)
+
+
+def _mlflow_problems(
+    parsed: Parsed, name: str, entry: Mapping[str, Any]
+) -> Iterator[tuple[Any, ...]]:
+    if not mlflowclient.installed():
+        message = "mlflow is not installed: pip install 'thunderline-reconciler[mlflow]'"
+        yield _at(parsed, ("services", name, "type"), message)
+    if "@" in urlsplit(entry["trackingUri"]).netloc:  # never quoted: it holds a password
+        message = "must not hold credentials: set MLFLOW_TRACKING_USERNAME/PASSWORD or _TOKEN"
+        yield _at(parsed, ("services", name, "trackingUri"), message)
 
 
 def _at(parsed: Parsed, path: NodePath, message: str) -> tuple[Any, ...]:
@@ -197,7 +227,16 @@ def _service(name: str, entry: Mapping[str, Any]) -> ServiceConfig:
         context=entry.get("context", DEFAULT_CONTEXT),
         report_url=entry.get("reportUrl", ""),
         headline_metric=entry.get("headlineMetric", ""),
+        tracking_uri=entry.get("trackingUri", "").rstrip("/"),
+        experiment=entry.get("experiment", DEFAULT_EXPERIMENT),
     )
+
+
+def _seconds(duration: str, default: float) -> float:
+    """`90s`, `10m`, `1h` in seconds (the schema checked the form); `default` when absent."""
+    if not duration:
+        return default
+    return float(int(duration[:-1]) * _DURATION_UNITS[duration[-1]])
 
 
 def _subscription(entry: Mapping[str, Any]) -> Subscription:

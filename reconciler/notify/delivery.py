@@ -1,16 +1,15 @@
 """Notifications from the event outbox: one thread, one lane per service, while leading.
 
-Each service is a lane over the whole outbox in id order with its own cursor in PostgreSQL
-(`store.cursors`): an event is sent, then the cursor moves past it, so a daemon killed in
-between sends it again (at least once: receivers dedupe by delivery id) and nothing is lost
-across a restart. Lanes are independent: a service that is down holds back only itself, and
-within a lane nothing overtakes a failed event, which keeps every federation's events in
-order. A failed attempt is retried after `Backoff.delay(failures)` (the last delay repeats;
-reset by a success); a service refusing a request for good (a 4xx) is logged and counted,
-and the lane moves on. Only the leader delivers: a standby's lanes forget their cursors and
-read them again when it leads (every replica makes a new service's cursor when it starts, so
-a service starts with the first daemon configured with it). The reconcile cycle never waits for any of this; it only
-`wake()`s the thread after each cycle (which also polls every `poll` seconds).
+Each service is a `Lane` (lane.py: its own cursor, in order, retried with backoff, nothing
+lost across a restart); a notification service's lane sends what its subscriptions ask for
+(`SenderLane`), an `mlflow` service's exports to experiment tracking (trackinglane.py).
+Lanes are independent: a service that is down holds back only itself. A service refusing a
+request for good (a 4xx) is logged and counted, and the lane moves on. Only the leader
+delivers, and raises the notices no transition writes (raising.py) before each pass: a
+standby's lanes forget their cursors and read them again when it leads (every replica makes
+a new service's cursor when it starts, so a service starts with the first daemon configured
+with it). The reconcile cycle never waits for any of this; it only `wake()`s the thread
+after each cycle (which also polls every `poll` seconds).
 
 Commit statuses need the revision the federation's spec was loaded at, which the daemon's
 report step knows (`RevisionOf`): `None` while it does not know yet (a lane waits, at most
@@ -23,32 +22,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.model import FederationKey
 from reconciler.notify.config import NotifyConfig, ServiceConfig, Subscription
 from reconciler.notify.facts import FactsReader
+from reconciler.notify.lane import Lane, Retry
+from reconciler.notify.notices import INVALID, InvalidSpec
+from reconciler.notify.raising import NoticeRaiser
+from reconciler.notify.revisions import as_loaded
 from reconciler.notify.services import SecretMissing, Sender, sender_for
 from reconciler.notify.transport import Unreachable, post
 from reconciler.notify.triggers import notice_for, trigger_of
 from reconciler.settings import Backoff
-from reconciler.store import Store, StoreError
+from reconciler.store import Store
 from reconciler.store.records import Event
 from reconciler.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 RevisionOf = Callable[[FederationKey, int], str | None]
-BATCH = 100  # events read per query
 REVISION_WAIT = 600.0  # seconds a commit status waits for its revision before it is skipped
 
 
-class _Retry(Exception):
-    """This event could not be handled now: the lane stops here and tries again later."""
-
-
-class Lane:
-    """One service's way through the outbox."""
+class SenderLane(Lane):
+    """A notification service's lane: the notices its subscriptions ask for, sent."""
 
     def __init__(
         self,
@@ -61,69 +59,15 @@ class Lane:
         revision_of: RevisionOf,
         backoff: Backoff,
     ) -> None:
-        self.name = service.name
+        super().__init__(service.name, store=store, metrics=metrics, backoff=backoff)
         self.sender: Sender = sender_for(service)
         self.subscriptions = tuple(subscriptions)
-        self.store, self.facts, self.metrics = store, facts, metrics
-        self.revision_of, self.backoff = revision_of, backoff
-        self.after: int | None = None  # the last event done with; None: read from the store
-        self.failures = 0  # attempts failed in a row
-        self.retry_at = 0.0  # time.monotonic() before which the lane does not try
+        self.facts, self.revision_of = facts, revision_of
         self._waiting: tuple[int, float] | None = None  # (event id, since) awaiting a revision
-        self._registered = False  # the service has a cursor in the store
 
-    def register(self) -> None:
-        """Make sure the service has a cursor, leading or not: a service configured on a
-        standby first still hears of everything from the moment a daemon started with it."""
-        if self._registered:
-            return
-        try:
-            self.store.delivery_cursor(self.name)
-            self._registered = True
-        except StoreError as exc:
-            log.debug("notifications to %s: cursor not made yet: %s", self.name, exc)
-
-    def forget(self) -> None:
-        """No longer leading: the next leader may move the cursor; read it again later."""
-        self.after, self.failures, self.retry_at = None, 0, 0.0
-
-    def run(self, keep_going: Callable[[], bool]) -> None:
-        """Deliver what is due until caught up, failed, or `keep_going()` says stop."""
-        if time.monotonic() < self.retry_at:
-            return
-        try:
-            self._drain(keep_going)
-        except (_Retry, StoreError) as exc:
-            self.failures += 1
-            delay = self.backoff.delay(self.failures)
-            self.retry_at = time.monotonic() + delay
-            log.warning("notifications to %s: %s; retrying in %.1f s", self.name, exc, delay)
-        else:
-            self.failures = 0
-
-    def _drain(self, keep_going: Callable[[], bool]) -> None:
-        if self.after is None:
-            self.after = self.store.delivery_cursor(self.name)
-        done = self.after
-        try:
-            while keep_going():
-                events = self.store.events(after_id=self.after, limit=BATCH)
-                for event in events:
-                    if not keep_going():
-                        return
-                    if self._handle(event):  # something was sent: record that at once
-                        self.store.advance_delivery_cursor(self.name, event.id)
-                        done = event.id
-                    self.after = event.id
-                if len(events) < BATCH:
-                    return
-        finally:
-            if self.after is not None and self.after != done:  # passed events not for us
-                self.store.advance_delivery_cursor(self.name, self.after)
-
-    def _handle(self, event: Event) -> bool:
+    def handle(self, event: Event) -> bool:
         """Send `event` if this service wants it; True when something was sent (or refused
-        for good). Raises `_Retry` when it must be tried again."""
+        for good). Raises `Retry` when it must be tried again."""
         if trigger_of(event) is None:
             return False
         notice = notice_for(self.subscriptions, event, self.facts(event))
@@ -131,25 +75,27 @@ class Lane:
             return False
         revision = self._revision(event) if self.sender.needs_revision else ""
         if self.sender.needs_revision and not revision:
-            self._count("skipped")
+            self.count("skipped")
             return True
         try:
             answer = post(self.sender.request(notice, revision))
         except (Unreachable, SecretMissing) as exc:
-            self._count("retried")
-            raise _Retry(f"event {event.id}: {exc}") from None
+            self.count("retried")
+            raise Retry(f"event {event.id}: {exc}") from None
         if self.sender.accepts(answer):
-            self._count("delivered")
+            self.count("delivered")
         elif answer.worth_retrying:
-            self._count("retried")
-            raise _Retry(f"event {event.id}: HTTP {answer.status}")
+            self.count("retried")
+            raise Retry(f"event {event.id}: HTTP {answer.status}")
         else:
-            self._count("refused")
+            self.count("refused")
             log.warning("%s refused event %s for good: HTTP %s", self.name, event.id, answer.status)
         return True
 
     def _revision(self, event: Event) -> str:
-        """The spec's revision; "" when there is none; `_Retry` while it is not known yet."""
+        """The spec's revision; "" when there is none; `Retry` while it is not known yet."""
+        if event.type == INVALID:  # no federation (or not this spec): the file's revision
+            return str(event.payload.get("revision") or "")
         assert event.key is not None and event.generation is not None
         revision = self.revision_of(event.key, event.generation)
         if revision is not None:
@@ -161,10 +107,7 @@ class Lane:
         if now - self._waiting[1] >= REVISION_WAIT:
             log.warning("%s: no revision known for %s; status skipped", self.name, event.key)
             return ""
-        raise _Retry(f"event {event.id}: waiting for the revision of {event.key}")
-
-    def _count(self, outcome: str) -> None:
-        self.metrics.notifications.labels(self.name, outcome).inc()
+        raise Retry(f"event {event.id}: waiting for the revision of {event.key}")
 
 
 class Notifier:
@@ -179,21 +122,37 @@ class Notifier:
         is_leader: Callable[[], bool],
         revision_of: RevisionOf,
         backoff: Backoff,
+        spec_commit: Callable[[str, str], str] = as_loaded,
         poll: float = 2.0,
     ) -> None:
         facts = FactsReader(store)
-        self.lanes = [
-            Lane(
-                service,
-                config.subscriptions_of(service.name),
-                store=store,
-                facts=facts,
-                metrics=metrics,
-                revision_of=revision_of,
-                backoff=backoff,
+        self.lanes: list[Lane] = []
+        for service in config.services:
+            if service.kind == "mlflow":
+                from reconciler.notify.trackinglane import MlflowLane  # imports mlflow
+
+                self.lanes.append(
+                    MlflowLane(
+                        service,
+                        store=store,
+                        metrics=metrics,
+                        revision_of=revision_of,
+                        backoff=backoff,
+                    )
+                )
+                continue
+            self.lanes.append(
+                SenderLane(
+                    service,
+                    config.subscriptions_of(service.name),
+                    store=store,
+                    facts=facts,
+                    metrics=metrics,
+                    revision_of=revision_of,
+                    backoff=backoff,
+                )
             )
-            for service in config.services
-        ]
+        self.raiser = NoticeRaiser(config, store, spec_commit)
         self.is_leader, self.poll = is_leader, poll
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -206,6 +165,11 @@ class Notifier:
             lane.register()
         self._thread.start()
         return self
+
+    def found_invalid(self, specs: Mapping[FederationKey, InvalidSpec] | None) -> None:
+        """The invalid specs a cycle found, for the `invalid` notices (raised once each);
+        None: the cycle could not tell (no plan)."""
+        self.raiser.found_invalid(None if specs is None else specs.values())
 
     def wake(self) -> None:
         """New events may be in the outbox (a cycle or a progress report just wrote some)."""
@@ -226,6 +190,8 @@ class Notifier:
 
     def _pass(self) -> None:
         leading = self.is_leader()
+        if leading:
+            self.raiser.run()
         for lane in self.lanes:
             lane.register()
             if not leading:

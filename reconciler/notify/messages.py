@@ -14,13 +14,19 @@ from typing import Any
 from reconciler.notify.triggers import Notice
 
 # The trigger -> the commit state: pending while the federation may still run.
-_FINAL_STATES = {"completed": "success", "failed": "failure", "stopped": "error"}
+_FINAL_STATES = {
+    "completed": "success",
+    "failed": "failure",
+    "stopped": "error",
+    "invalid": "failure",  # the commit broke the spec: nothing runs until it is fixed
+}
 GITLAB_STATES = {
     "pending": "running",
     "success": "success",
     "failure": "failed",
     "error": "canceled",
 }
+_SAYS_WHY = frozenset({"invalid", "stalled"})  # triggers whose description gives the reason
 DESCRIPTION_LIMIT = 140  # GitHub refuses longer descriptions
 
 
@@ -98,8 +104,9 @@ def commit_state(notice: Notice) -> str:
 
 def commit_description(notice: Notice, metric_name: str = "") -> str:
     event = notice.event
-    text = (
-        "; ".join(p for p in (notice.trigger, progress(notice, metric_name)) if p)
-        + f" (generation {event.generation})"
-    )
+    why = event.payload.get("reason") if notice.trigger in _SAYS_WHY else None
+    parts = (notice.trigger, progress(notice, metric_name), str(why or ""))
+    text = "; ".join(p for p in parts if p)
+    if event.generation is not None:  # an invalid spec may have no federation
+        text += f" (generation {event.generation})"
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"

@@ -6,14 +6,20 @@ generation: the revision; `""` when there is none to put a status on (a newer ge
 replaced that one, or the spec file no longer holds the recorded spec); `None` while the
 statuses do not know yet (no report since the daemon started, or not up to that
 generation), and the delivery waits. Pure; the daemon passes its reporter's statuses.
+`SpecCommits` turns that revision into the commit that changed the spec file (Git, cached).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 
 from reconciler.model import FederationKey
 from reconciler.report import FederationStatus
+from reconciler.source import SourceError
+
+log = logging.getLogger(__name__)
+_REMEMBERED = 10_000  # (path, revision) pairs resolved, kept
 
 
 def revision_in(
@@ -27,3 +33,38 @@ def revision_in(
     if status.generation > generation:
         return ""
     return status.revision
+
+
+def as_loaded(path: str, revision: str) -> str:
+    """The revision itself: for callers without a Git checkout (tests, in-memory worlds)."""
+    return revision
+
+
+class SpecCommits:
+    """The commit that last changed a spec file at a revision, remembered per (path, revision).
+
+    The revision a spec was loaded at is the branch head the daemon fetched when it read the
+    file; after a restart that is the head then (often the daemon's own status commit),
+    not the commit that changed the spec. Commit statuses and `invalid` notices belong on
+    the latter. `last_change` is `GitSource.last_change`; when Git cannot say, the loaded
+    revision is used (and asked again next time).
+    """
+
+    def __init__(self, last_change: Callable[[str, str], str]) -> None:
+        self.last_change = last_change
+        self._known: dict[tuple[str, str], str] = {}
+
+    def __call__(self, path: str, revision: str) -> str:
+        if not (path and revision):
+            return revision
+        found = self._known.get((path, revision))
+        if found is None:
+            try:
+                found = self.last_change(revision, path)
+            except SourceError as exc:
+                log.info("commit of %s at %s not known: %s", path, revision[:12], exc)
+                return revision
+            if len(self._known) >= _REMEMBERED:
+                self._known.clear()
+            self._known[(path, revision)] = found
+        return found

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler import lifecycle
 from reconciler.notify.config import Subscription, Threshold
+from reconciler.notify.notices import INVALID, STALLED
 from reconciler.store.records import Event
 
 # Outbox event types -> the trigger names of the notifications file.
@@ -29,6 +30,8 @@ TRIGGERS: Mapping[str, str] = {
     "fl.federation.failed": "failed",
     "fl.federation.stopped": "stopped",
     lifecycle.ROUND_COMPLETED: "round",
+    STALLED: "stalled",  # raised by the daemon (notices.py), not by a transition
+    INVALID: "invalid",
 }
 
 

@@ -154,6 +154,14 @@ class GitSource:
             raise SourceUnavailable(f"cannot read the history of {rev}: {exc.detail}") from None
         return None
 
+    def last_change(self, rev: str, path: str) -> str:
+        """The commit at or before `rev` that last changed `path` (`rev` when none did)."""
+        try:
+            out = run_git(self.workdir, "log", "-1", "--format=%H", rev, "--", path)
+        except GitFailed as exc:
+            raise SourceUnavailable(f"cannot read the history of {path}: {exc.detail}") from None
+        return out.decode("ascii").strip() or rev
+
     def blob_ids(self, rev: str, under: str = "specs/") -> dict[str, str]:
         """{path: blob id} under `under` at `rev`: equal id, equal content."""
         return blob_ids_at(self.workdir, rev, under)

@@ -7,7 +7,8 @@
 The methods live in one module per job: `federations` (load, create, transitions, spec
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
 `outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
-`cursors` (each notification service's place in the outbox), `views` (the console's reads);
+`cursors` (each notification service's place in the outbox), `notices` (invalid specs and
+stalled rounds, raised once), `views` (the console's reads);
 `db` holds the pool and transactions.
 """
 
@@ -17,6 +18,7 @@ from reconciler.store.bulk import Bulk
 from reconciler.store.cursors import DeliveryCursors
 from reconciler.store.federations import Federations
 from reconciler.store.findings import DaemonFindings
+from reconciler.store.notices import Notices
 from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
 from reconciler.store.reports import Reports
@@ -25,6 +27,15 @@ from reconciler.store.views import Views
 
 
 class Store(
-    Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors, Views
+    Federations,
+    Runs,
+    Progress,
+    Outbox,
+    Bulk,
+    Reports,
+    DaemonFindings,
+    DeliveryCursors,
+    Notices,
+    Views,
 ):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -123,3 +123,24 @@ def test_the_revision_comes_from_the_status_of_the_same_generation() -> None:
     assert revision_in({key: status}, key, 3) is None  # the report is behind: wait
     assert revision_in({key: status}, key, 2) == SPEC_COMMIT
     assert revision_in({key: status}, key, 1) == ""  # replaced: nothing to put it on
+
+
+def test_a_status_goes_on_the_commit_that_changed_the_spec_asked_once() -> None:
+    from reconciler.notify.revisions import SpecCommits
+    from reconciler.source import SourceUnavailable
+
+    asked: list[tuple[str, str]] = []
+
+    def last_change(revision: str, path: str) -> str:
+        asked.append((revision, path))
+        if revision == "gone":
+            raise SourceUnavailable("no such commit")
+        return "c0ffee"
+
+    commits = SpecCommits(last_change)
+
+    assert commits("specs/acme/chat.yaml", "head1") == "c0ffee"
+    assert commits("specs/acme/chat.yaml", "head1") == "c0ffee"
+    assert commits("specs/acme/chat.yaml", "gone") == "gone"  # Git cannot say: as loaded
+    assert commits("specs/acme/chat.yaml", "") == ""  # no revision: nothing to ask
+    assert asked == [("head1", "specs/acme/chat.yaml"), ("gone", "specs/acme/chat.yaml")]

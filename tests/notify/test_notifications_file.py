@@ -128,3 +128,50 @@ def test_the_example_file_is_valid() -> None:
     config = load_notifications(example, {name: "set" for name in names})
 
     assert {s.kind for s in config.services} == {"webhook", "slack", "github", "gitlab"}
+
+
+TRACKED = """\
+apiVersion: thunderline.okocorp/v1
+kind: NotificationConfig
+stalledAfter: 90s
+services:
+  ops: {type: webhook, urlEnv: OPS_URL, signingKeyEnv: OPS_KEY}
+  tracking: {type: mlflow, trackingUri: "http://mlflow.mlops:5000/", experiment: "fl/{tenant}"}
+subscriptions:
+  - services: [ops]
+    events: [stalled, invalid]
+"""
+
+
+def test_stalled_after_and_an_mlflow_service_are_read() -> None:
+    config = parse_notifications(TRACKED.encode(), "n.yaml", ENV)
+
+    assert config.stalled_after == 90.0
+    assert config.wants("stalled") and config.wants("invalid") and not config.wants("round")
+    tracking = config.services[1]
+    assert (tracking.kind, tracking.tracking_uri) == ("mlflow", "http://mlflow.mlops:5000")
+    assert tracking.experiment == "fl/{tenant}"
+    default = parse_notifications(GOOD.encode(), "n.yaml", ENV)
+    assert default.stalled_after == 600.0  # 10m
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        (TRACKED.replace("90s", "2d"), "notifications.yaml:3:15: stalledAfter: must match"),
+        (TRACKED.replace("services: [ops]", "services: [ops, tracking]"),
+         "notifications.yaml:8:21: subscriptions[0].services[1]: 'tracking' is an mlflow service"),
+        (TRACKED.replace("http://mlflow.mlops", "http://user:pw@mlflow.mlops"),
+         "notifications.yaml:6:41: services.tracking.trackingUri: must not hold credentials"),
+        (TRACKED.replace("{tenant}", "{team}"),
+         "notifications.yaml:6:82: services.tracking.experiment: unknown placeholder {team}"),
+    ],
+    ids=["duration-without-unit", "mlflow-subscribed", "credentials-in-uri", "unknown-placeholder"],
+)  # fmt: skip
+def test_a_broken_tracking_or_stall_setting_is_refused_with_file_and_line(
+    broken: str, expected: str
+) -> None:
+    found = problems(broken)
+
+    assert any(expected in p for p in found), found
+    assert not any("user:pw" in p for p in found)  # a password is never quoted

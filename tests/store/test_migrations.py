@@ -26,6 +26,7 @@ TABLES = {
     "spec_findings",
     "notification_cursors",
     "federation_documents",
+    "notices",
 }
 
 

@@ -194,7 +194,7 @@ class LogFollower:
 
     def _follow_run(self, run: RunObservation, mode: Follow) -> bool:
         try:
-            lines = self.runtime.logs(run.run_id)
+            lines = self.runtime.logs(run.run_id, target=run.target)
         except RuntimeFailure as exc:
             log.info("logs of run %s unavailable: %s", run.run_id, exc)
             return False

@@ -100,7 +100,7 @@ class TargetRuntimes:
         runtime = self._runtimes.get(target)
         if runtime is None:
             known = ", ".join(self._runtimes)
-            raise RunNotFound(f"target {target!r} is not configured (this daemon drives {known})")
+            raise RunNotFound(f"target {target!r} is not configured (configured: {known})")
         return runtime
 
     def submit(self, req: RunRequest) -> int:

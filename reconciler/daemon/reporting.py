@@ -322,6 +322,7 @@ def build_status(
         last_metrics=completed[-1].metrics if completed else {},
         artifact=artifact,
         run_ids=tuple(run.run_id for run in parts.runs),
+        flower_target=parts.runs[-1].target if parts.runs else None,
         created_at=parts.row.created_at,
         updated_at=parts.row.updated_at,
     )

@@ -1,6 +1,6 @@
 """A spec naming a SuperLink the daemon does not drive: `SpecInvalid` at its line and
 column, never started, while the other specs go on; the run of one it drives is recorded
-with its target. Real Git remote and PostgreSQL, the in-memory Flower runtime."""
+with its target, which its status shows (`flowerTarget`). Real Git remote and PostgreSQL, the in-memory Flower runtime."""
 
 from __future__ import annotations
 
@@ -34,3 +34,5 @@ def test_an_unknown_target_is_a_located_spec_error_and_others_run(world: World) 
     assert conditions(status)["SpecInvalid"]["status"] == "True"
     (run,) = world.store.runs(recorded["digits-fedavg"].key)
     assert run.target == DEFAULT_TARGET
+    started = remote_status(world, "status/acme/digits-fedavg.yaml")
+    assert started is not None and started["flowerTarget"] == DEFAULT_TARGET

@@ -3,8 +3,9 @@
 Real `reconciler run` subprocess, PostgreSQL, Git remote, and two local SuperLinks with two
 SuperNodes each. `--superlink` is the target "default" (the spec without `spec.target` goes
 there) and `--flower-target us=...` a second one (the spec with `target: us`). Both reach
-Completed, each run is in its own SuperLink's run list and nowhere else, the store records
-each run with its target, and `reconciler logs` reads each run's log from its SuperLink.
+Completed, each run is in its own SuperLink's run list and nowhere else, the store and the
+status report record each run's target, and `reconciler logs` reads each run's log from
+its SuperLink.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.reliability.harness import (
     spec_path,
     spec_text,
     wait_for_phase,
+    wait_for_remote_status,
 )
 from tests.source.gitutil import isolated_git
 
@@ -76,6 +78,10 @@ def test_two_superlinks_each_run_the_spec_that_names_them(tmp_path: Path) -> Non
         try:
             daemon.start()
             wait_for_phase(url, [ON_DEFAULT, ON_US], Phase.COMPLETED, 600, daemon)
+            statuses = {
+                key: wait_for_remote_status(remote, key, Phase.COMPLETED, 120)
+                for key in (ON_DEFAULT, ON_US)
+            }
         finally:
             daemon.stop()
         runs_on = {name: superlink_runs(f.address) for name, f in (("a", a), ("b", b))}
@@ -86,6 +92,8 @@ def test_two_superlinks_each_run_the_spec_that_names_them(tmp_path: Path) -> Non
     assert runs_on["b"] == {(ON_US, "completed")}, runs_on
     assert [r.target for r in recorded[ON_DEFAULT]] == [DEFAULT_TARGET]
     assert [r.target for r in recorded[ON_US]] == ["us"]
+    assert statuses[ON_DEFAULT]["flowerTarget"] == DEFAULT_TARGET
+    assert statuses[ON_US]["flowerTarget"] == "us"
     for key, (code, out, err) in logs.items():
         assert code == 0 and "round 1 done" in out, (key, err)
 

@@ -85,17 +85,18 @@ def open_targets(args: argparse.Namespace, stack: ExitStack) -> Runtime:
     """A driver for `--superlink` (the target "default") and one per `--flower-target`."""
     from reconciler.model import DEFAULT_TARGET
     from reconciler.runtime.flower import FlowerRuntime
-    from reconciler.runtime.targets import TargetRuntimes, parse_targets, targets_in_env
-    from reconciler.runtime.tls import choose_transport
+    from reconciler.runtime.targets import (
+        TargetRuntimes,
+        parse_targets,
+        targets_in_env,
+        transport_of,
+    )
 
     transport = flower_transport(args, args.superlink)
     drivers = {DEFAULT_TARGET: FlowerRuntime(args.superlink, transport=transport)}
     stack.callback(drivers[DEFAULT_TARGET].close)
     for target in parse_targets(args.flower_target or targets_in_env(os.environ)):
-        transport = choose_transport(
-            target.address, ca_file=target.ca_file, insecure=target.insecure
-        )
-        driver = FlowerRuntime(target.address, transport=transport, name=target.name)
+        driver = FlowerRuntime(target.address, transport=transport_of(target), name=target.name)
         stack.callback(driver.close)
         drivers[target.name] = driver  # a target named "default" stands for --superlink
     return TargetRuntimes(drivers)

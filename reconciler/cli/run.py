@@ -225,14 +225,12 @@ def use_s3_endpoint(url: str | None) -> None:
 
 def check_flower_tls(settings: Any, args: argparse.Namespace) -> None:
     """Refuse contradictory TLS flags and an unusable CA file before anything starts."""
-    from reconciler.runtime.tls import choose_transport
+    from reconciler.runtime.targets import transport_of
 
     if args.superlink is not None:
         flower_transport(args, args.superlink).root_certificates()
     for target in settings.runtime.targets:
-        choose_transport(
-            target.address, ca_file=target.ca_file, insecure=target.insecure
-        ).root_certificates()
+        transport_of(target).root_certificates()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,17 +71,13 @@ def progress_secret(state_dir: Path = STATE_DIR, key_file: Path | None = None) -
 
 def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
     """One driver per target (docs/runtime.md, "Several SuperLinks"), behind one router."""
-    from reconciler.runtime.targets import TargetRuntimes, has_default
-    from reconciler.runtime.tls import choose_transport
+    from reconciler.runtime.targets import TargetRuntimes, has_default, transport_of
 
     runtimes = {}
     if has_default(settings.runtime):
         runtimes[DEFAULT_TARGET] = _default_runtime(settings, stack, key)
     for target in settings.runtime.targets:
-        transport = choose_transport(
-            target.address, ca_file=target.ca_file, insecure=target.insecure
-        )
-        runtimes[target.name] = _driver(target.name, target.address, transport, stack)
+        runtimes[target.name] = _driver(target.name, target.address, transport_of(target), stack)
     return TargetRuntimes(runtimes)
 
 

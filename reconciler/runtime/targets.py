@@ -17,6 +17,7 @@ from pathlib import Path
 
 from reconciler.model import DEFAULT_TARGET, FederationKey, RunObservation, TargetNames
 from reconciler.runtime.base import NodeInfo, RunNotFound, RunRequest, Runtime
+from reconciler.runtime.tls import Transport, choose_transport
 from reconciler.settings import RuntimeSettings, TargetSettings
 
 TARGETS_ENV = "THUNDERLINE_FLOWER_TARGETS"
@@ -50,6 +51,11 @@ def parse_target(text: str) -> TargetSettings:
     if insecure and ca_file is not None:
         raise TargetInvalid(f"Flower target {name}: ca= and insecure contradict each other")
     return TargetSettings(name, address, ca_file, insecure)
+
+
+def transport_of(target: TargetSettings) -> Transport:
+    """How to reach the target: as for `--superlink` (`choose_transport`)."""
+    return choose_transport(target.address, ca_file=target.ca_file, insecure=target.insecure)
 
 
 def parse_targets(items: Sequence[str]) -> tuple[TargetSettings, ...]:

@@ -23,7 +23,9 @@ from reconciler.runtime.targets import (
     parse_targets,
     target_names,
     targets_in_env,
+    transport_of,
 )
+from reconciler.runtime.tls import Transport
 from reconciler.settings import RuntimeSettings, TargetSettings
 from reconciler.specs.schema import SCHEMA_PATH
 
@@ -59,6 +61,19 @@ def test_a_target_reads_name_address_and_tls(text: str, expected: TargetSettings
 def test_a_target_that_cannot_be_read_is_refused_by_name(text: str, says: str) -> None:
     with pytest.raises(TargetInvalid, match=says):
         parse_target(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("eu=sl.eu:9093,ca=/etc/eu.pem", Transport(insecure=False, ca_file=Path("/etc/eu.pem"))),
+        ("eu=sl.eu:9093,insecure", Transport(insecure=True)),
+        ("eu=127.0.0.1:9093", Transport(insecure=True)),  # loopback, as for --superlink
+        ("eu=sl.eu:9093", Transport(insecure=False)),  # remote: TLS with the default CAs
+    ],
+)
+def test_each_target_chooses_tls_as_superlink_does(text: str, expected: Transport) -> None:
+    assert transport_of(parse_target(text)) == expected
 
 
 def test_a_name_given_twice_is_refused() -> None:

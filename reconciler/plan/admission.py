@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from reconciler.model import DEFAULT_TARGET, FederationKey, Phase, RecordedFederation, spec_target
 from reconciler.plan.model import Action, ActionKind
@@ -58,9 +57,8 @@ class Limits:
             return from_policy, f"{self.policy.source}, maxConcurrent"
         return self.max_running_per_tenant, "--max-running-per-tenant"
 
-    def target_of(self, document: Mapping[str, Any] | None) -> str:
-        """The SuperLink a spec runs on ("" when it names none and there is no default)."""
-        named = spec_target(document) if document is not None else None
+    def target_of(self, named: str | None) -> str:
+        """The SuperLink a spec naming `named` runs on ("" when none and no default)."""
         return named or self.default_target or ""
 
 
@@ -89,7 +87,7 @@ def _waits_for_nodes(
 ) -> bool:
     action = actions[i]
     spec = action.spec
-    online = nodes_online.get(limits.target_of(spec.document if spec is not None else None))
+    online = nodes_online.get(limits.target_of(spec.target if spec is not None else None))
     needed = spec.min_available if spec is not None else 0
     if online is None or online >= needed:
         return False
@@ -109,11 +107,14 @@ def _queue(
 ) -> None:
     slots = [r for r in recorded.values() if r.phase in HOLDS_A_SLOT]
     holding = Counter(r.key.tenant for r in slots)
-    running = Counter(limits.target_of(r.document) for r in slots)  # per target
+    # per target; only read from the documents when a limit per target is set (bounded then)
+    running = Counter(
+        limits.target_of(spec_target(r.document)) for r in slots if limits.max_running is not None
+    )
     held: list[tuple[int, str]] = []  # (index, why), in queue order
     for i in sorted(starts, key=_queue_order(actions, starts, recorded)):
         tenant, spec = actions[i].key.tenant, actions[i].spec
-        target = limits.target_of(spec.document if spec is not None else None)
+        target = limits.target_of(spec.target if spec is not None else None)
         why = _over_limit(tenant, holding[tenant], (target, running[target]), limits)
         if why:
             held.append((i, why))

@@ -27,7 +27,15 @@ from reconciler.coldstart import start_new
 from reconciler.faults import fault_point
 from reconciler.lifecycle import IllegalTransition
 from reconciler.lineage import resume_point
-from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
+from reconciler.model import (
+    DEFAULT_TARGETS,
+    FederationKey,
+    FederationSpec,
+    Phase,
+    RecordedFederation,
+    TargetNames,
+    spec_target,
+)
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.runtime.base import (
     Artifact,
@@ -58,6 +66,7 @@ class LaunchContext:
     repo_root: Path  # the daemon's checkout: relative URIs in specs resolve against it
     artifact_root: str | None  # local folder for checkpoints, or None for S3 buckets
     policy: Policy = DEFAULT_POLICY  # the tenant policy: which strategy paths a run may import
+    targets: TargetNames = DEFAULT_TARGETS  # the SuperLinks `spec.target` may name
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +303,9 @@ class Applier:
         with self._start_span(record, attempt) as span:
             request = self._request(record, attempt, resume=resume, trace=traceparent(span))
             span.set_attribute("round_num", request.start_round)
-            run_id = self.runtime.find_run(record.key, record.generation, attempt)
+            run_id = self.runtime.find_run(
+                record.key, record.generation, attempt, target=request.target
+            )
             if run_id is None:
                 fault_point("apply.before-submit")
                 run_id = self.runtime.submit(request)
@@ -321,9 +332,10 @@ class Applier:
             attempt=attempt,
             run_id=run_id,
             status="pending",
+            target=request.target,
         )
         fault_point("apply.after-run-recorded")
-        payload = {"run_id": run_id, "start_round": request.start_round}
+        payload = {"run_id": run_id, "target": request.target, "start_round": request.start_round}
         self.store.transition(
             record.key,
             Phase.STARTING,
@@ -356,7 +368,17 @@ class Applier:
             resume_from=resume_from,
             traceparent=trace,
             strategies=ctx.policy.rules_for(record.key.tenant).strategies,
+            target=self._target(record),
         )
+
+    def _target(self, record: RecordedFederation) -> str:
+        """The SuperLink the spec names (or the default one); the spec check refuses others,
+        so a miss here means the daemon's targets changed under a recorded spec."""
+        named = spec_target(record.document)
+        target = self.context.targets.resolve(named)
+        if target is None:
+            raise RunRejected(f"{record.key}: {self.context.targets.problem(named)}")
+        return target
 
     def _resume_point(self, record: RecordedFederation) -> ArtifactRecord | None:
         key = record.key
@@ -364,11 +386,12 @@ class Applier:
 
     def _stop_run(self, record: RecordedFederation) -> None:
         generation = record.run_generation or record.generation
-        run_id = self.store.run_for(record.key, generation, record.attempt)
-        if run_id is None:
+        found = self.store.run_and_target_for(record.key, generation, record.attempt)
+        if found is None:
             return
-        with contextlib.suppress(RunNotFound):  # gone already: nothing left to stop
-            self.runtime.stop(run_id)
+        target, run_id = found
+        with contextlib.suppress(RunNotFound):  # gone already (or its target): nothing to stop
+            self.runtime.stop(run_id, target=target)
         fault_point("apply.after-stop")
 
     def _record_spec(

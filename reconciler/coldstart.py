@@ -62,7 +62,8 @@ def _chunk(
     fault_point("coldstart.before-submit")
     for record in created:
         try:
-            launches.append(Launch(record, _submit(runtime, request(record))))
+            req = request(record)
+            launches.append(Launch(record, _submit(runtime, req), target=req.target))
         except RunRejected as exc:
             results.append(rejected(by_key[record.key], exc))
         except RuntimeFailure as exc:
@@ -81,5 +82,5 @@ def _chunk(
 
 
 def _submit(runtime: Runtime, req: RunRequest) -> int:
-    found = runtime.find_run(req.key, req.generation, req.attempt)
+    found = runtime.find_run(req.key, req.generation, req.attempt, target=req.target)
     return found if found is not None else runtime.submit(req)

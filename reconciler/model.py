@@ -20,6 +20,9 @@ from typing import Any, NamedTuple
 
 API_VERSION = "thunderline.okocorp/v1"
 KIND = "FederationSpec"
+# The name of the SuperLink given by `--superlink` (or the local one): the target of runs
+# recorded before targets existed, and of specs without `spec.target` when it is configured.
+DEFAULT_TARGET = "default"
 
 
 class Phase(enum.StrEnum):
@@ -153,6 +156,13 @@ def _parsed(packed: bytes) -> dict[str, Any]:
     return parsed
 
 
+def spec_target(document: Mapping[str, Any]) -> str | None:
+    """`spec.target` of a spec document (a recorded one too); None when it names none."""
+    body = document.get("spec")
+    named = body.get("target") if isinstance(body, Mapping) else None
+    return str(named) if named is not None else None
+
+
 @dataclass(frozen=True)
 class FederationSpec:
     """A validated FederationSpec: what the user asked for, and where they wrote it.
@@ -191,6 +201,11 @@ class FederationSpec:
     @cached_property
     def priority(self) -> int:
         return int(self.spec.get("priority", 0))
+
+    @cached_property
+    def target(self) -> str | None:
+        """The SuperLink named by `spec.target`; None: the daemon's default one."""
+        return spec_target(self.document)
 
     @cached_property
     def min_available(self) -> int:
@@ -241,6 +256,36 @@ class RecordedFederation:
     # federation's place in the start queue
 
 
+@dataclass(frozen=True)
+class TargetNames:
+    """The SuperLinks (targets) a daemon drives, by name, and the one a spec without
+    `spec.target` goes to (None: every spec must name one). `reconciler validate` knows none
+    of them (`TargetNames.unknown()`): it checks only a name's shape."""
+
+    names: frozenset[str] | None = frozenset({DEFAULT_TARGET})  # None: not known here
+    default: str | None = DEFAULT_TARGET
+
+    def resolve(self, named: str | None) -> str | None:
+        """The target a spec runs on (None: it cannot run here, see `problem`)."""
+        chosen = self.default if named is None else named
+        if chosen is None or (self.names is not None and chosen not in self.names):
+            return None
+        return chosen
+
+    def problem(self, named: str | None) -> str:
+        """Why a spec naming `named` (None: naming none) has no target here; "" if it has."""
+        if self.names is None or self.resolve(named) is not None:
+            return ""
+        known = ", ".join(sorted(self.names)) or "none"
+        if named is None:
+            return f"this daemon drives several SuperLinks ({known}): name one in spec.target"
+        return f"unknown target {named!r}: this daemon drives {known}"
+
+
+DEFAULT_TARGETS = TargetNames()  # one SuperLink, "default": a daemon without --flower-target
+UNKNOWN_TARGETS = TargetNames(names=None, default=None)  # `reconciler validate`: none known
+
+
 @dataclass(frozen=True, slots=True)
 class RunObservation:
     """What the Flower SuperLink says about one run the reconciler submitted."""
@@ -252,6 +297,7 @@ class RunObservation:
     status: str  # pending | starting | running | finished
     sub_status: str = ""  # completed | stopped | failed, once finished
     details: str = ""
+    target: str = DEFAULT_TARGET  # the SuperLink the run is on: run ids are per SuperLink
 
     @property
     def finished(self) -> bool:

@@ -43,8 +43,21 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class TargetSettings:
+    """One named SuperLink (`--flower-target name=ADDRESS[,ca=FILE|,insecure]`); TLS is
+    chosen as for `--superlink` (reconciler/runtime/tls.py `choose_transport`)."""
+
+    name: str  # what `spec.target` says: a DNS-1123 label
+    address: str  # host:port of its Control API
+    ca_file: Path | None = None  # PEM CA bundle its certificate must chain to
+    insecure: bool = False  # plaintext, wherever it is
+
+
+@dataclass(frozen=True)
 class RuntimeSettings:
-    superlink: str | None = None  # host:port of a SuperLink; None: start a local one
+    # host:port of the SuperLink known as target "default"; None: start a local one, unless
+    # `targets` names SuperLinks (then there is no "default" one)
+    superlink: str | None = None
     local_supernodes: int = 3  # SuperNodes the local runtime starts
     workdir: Path = STATE_DIR / "flower"
     # The progress key as a file, shared with the SuperLink side (docs/security.md); None:
@@ -57,6 +70,8 @@ class RuntimeSettings:
     insecure: bool = False
     # The local SuperLink and SuperNodes speak TLS, with a CA made for them in `workdir`.
     local_tls: bool = False
+    # More SuperLinks, by name (docs/runtime.md, "Several SuperLinks"); `spec.target` picks one.
+    targets: tuple[TargetSettings, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ speak TLS to `--superlink` and trust that CA bundle; `--flower-insecure` speaks 
 With neither, a loopback SuperLink is reached in plaintext and any other over TLS checked
 against the default CAs. `--local-flower-tls` runs the local SuperLink and SuperNodes with
 TLS (a CA made for them). See docs/runtime.md.
+
+Several SuperLinks: `--flower-target NAME=HOST:PORT[,ca=FILE|,insecure]`, repeated (default:
+$THUNDERLINE_FLOWER_TARGETS, the same items separated by ';'), names more SuperLinks; a spec
+picks one with `spec.target`. `--superlink` (or the local SuperLink, when neither is given)
+is the target "default". See docs/runtime.md, "Several SuperLinks".
 """
 
 from __future__ import annotations
@@ -68,6 +73,14 @@ def register(sub: Any) -> None:
         help="the local SuperLink and SuperNodes speak TLS (certificates made in the state folder)",
     )
     add_flower_tls_arguments(p)
+    p.add_argument(
+        "--flower-target",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT[,ca=FILE|,insecure]",
+        help="one more SuperLink, named for spec.target (repeatable; default: "
+        "$THUNDERLINE_FLOWER_TARGETS)",
+    )
     p.add_argument("--artifact-root", default=".thunderline/artifacts")
     p.add_argument("--s3", action="store_true", help="write checkpoints to S3 buckets")
     p.add_argument(
@@ -158,6 +171,9 @@ def http_limits_from(args: argparse.Namespace) -> Any:
 
 
 def settings_from(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from reconciler.runtime.targets import parse_targets, target_names, targets_in_env
     from reconciler.settings import (
         ArtifactSettings,
         HttpSettings,
@@ -168,6 +184,16 @@ def settings_from(args: argparse.Namespace) -> Any:
         StoreSettings,
     )
 
+    runtime = RuntimeSettings(
+        superlink=args.superlink,
+        local_supernodes=args.local_supernodes,
+        progress_key_file=args.progress_key_file,
+        ca_file=flower_ca_file(args),
+        insecure=args.flower_insecure,
+        local_tls=args.local_flower_tls,
+        targets=parse_targets(args.flower_target or targets_in_env(os.environ)),
+    )
+    plan = replace(plan_options_from(args, policy_from(args)), targets=target_names(runtime))
     return Settings(
         source=SourceSettings(
             repo=args.repo,
@@ -179,14 +205,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             prune_confirm=args.prune_confirm,
         ),
         store=StoreSettings(database_url=args.database_url),
-        runtime=RuntimeSettings(
-            superlink=args.superlink,
-            local_supernodes=args.local_supernodes,
-            progress_key_file=args.progress_key_file,
-            ca_file=flower_ca_file(args),
-            insecure=args.flower_insecure,
-            local_tls=args.local_flower_tls,
-        ),
+        runtime=runtime,
         artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
         report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
         http=HttpSettings(
@@ -196,7 +215,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             console_token=args.console_token,
             limits=http_limits_from(args),
         ),
-        plan=plan_options_from(args, policy_from(args)),
+        plan=plan,
         notifications=notifications_from(args),
     )
 
@@ -211,10 +230,14 @@ def use_s3_endpoint(url: str | None) -> None:
     os.environ["AWS_ENDPOINT_URL"] = url
 
 
-def check_flower_tls(args: argparse.Namespace) -> None:
+def check_flower_tls(settings: Any, args: argparse.Namespace) -> None:
     """Refuse contradictory TLS flags and an unusable CA file before anything starts."""
+    from reconciler.runtime.targets import transport_of
+
     if args.superlink is not None:
         flower_transport(args, args.superlink).root_certificates()
+    for target in settings.runtime.targets:
+        transport_of(target).root_certificates()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -224,8 +247,8 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.specs.policyfile import PolicyInvalid
 
     try:
-        check_flower_tls(args)
         settings = settings_from(args)
+        check_flower_tls(settings, args)
         use_s3_endpoint(args.s3_endpoint)
     except (ValueError, PolicyInvalid, NotificationsInvalid, TlsConfigError) as exc:
         print(f"reconciler run: {exc}", file=sys.stderr)

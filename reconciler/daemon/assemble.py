@@ -1,8 +1,8 @@
 """Build the daemon's real adapters from `Settings`, and tear them down in reverse.
 
 The embedded defaults live here: no `DATABASE_URL` starts the embedded PostgreSQL, no
-SuperLink address starts a local Flower runtime. Each choice is logged in one line that
-names what is in use and never a password.
+SuperLink address (and no named target) starts a local Flower runtime. Each choice is logged
+in one line that names what is in use and never a password.
 """
 
 from __future__ import annotations
@@ -13,15 +13,20 @@ import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Parts
+from reconciler.model import DEFAULT_TARGET
 from reconciler.report import StatusWriter
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.progress import MIN_KEY_BYTES, PROGRESS_KEY_FILE_ENV
 from reconciler.settings import STATE_DIR, Settings
 from reconciler.source import GitSource
 from reconciler.store import LeaderLock, Store, database_url
+
+if TYPE_CHECKING:
+    from reconciler.runtime.tls import Transport
 
 log = logging.getLogger(__name__)
 
@@ -65,31 +70,47 @@ def progress_secret(state_dir: Path = STATE_DIR, key_file: Path | None = None) -
 
 
 def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
-    from reconciler.runtime.flower import FlowerRuntime
+    """One driver per target (docs/runtime.md, "Several SuperLinks"), behind one router."""
+    from reconciler.runtime.targets import TargetRuntimes, has_default, transport_of
+
+    runtimes = {}
+    if has_default(settings.runtime):
+        runtimes[DEFAULT_TARGET] = _default_runtime(settings, stack, key)
+    for target in settings.runtime.targets:
+        runtimes[target.name] = _driver(target.name, target.address, transport_of(target), stack)
+    return TargetRuntimes(runtimes)
+
+
+def _default_runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
+    """`--superlink` with the TLS flags, else a local SuperLink and SuperNodes."""
     from reconciler.runtime.local import LocalFlower
     from reconciler.runtime.tls import choose_transport
 
     address = settings.runtime.superlink
-    if address is None:
-        local = LocalFlower(
-            settings.runtime.workdir,
-            supernodes=settings.runtime.local_supernodes,
-            progress_key=key,  # the SuperLink's copy; SuperNodes never get it
-            tls=settings.runtime.local_tls,
-        )
-        log.info(
-            "Flower: starting a local SuperLink and %d SuperNodes",
-            settings.runtime.local_supernodes,
-        )
-        stack.enter_context(local)
-        address, transport = local.address, local.transport
-    else:
+    if address is not None:
         # Its operator gives it the same key (THUNDERLINE_PROGRESS_KEY_FILE): docs/security.md.
         transport = choose_transport(
             address, ca_file=settings.runtime.ca_file, insecure=settings.runtime.insecure
         )
-    log.info("Flower: SuperLink at %s (%s)", address, transport.describe())
-    runtime = FlowerRuntime(address, transport=transport)
+        return _driver(DEFAULT_TARGET, address, transport, stack)
+    local = LocalFlower(
+        settings.runtime.workdir,
+        supernodes=settings.runtime.local_supernodes,
+        progress_key=key,  # the SuperLink's copy; SuperNodes never get it
+        tls=settings.runtime.local_tls,
+    )
+    log.info(
+        "Flower: starting a local SuperLink and %d SuperNodes", settings.runtime.local_supernodes
+    )
+    stack.enter_context(local)
+    return _driver(DEFAULT_TARGET, local.address, local.transport, stack)
+
+
+def _driver(name: str, address: str, transport: Transport, stack: ExitStack) -> Runtime:
+    from reconciler.runtime.flower import FlowerRuntime
+
+    log.info("Flower: target %s, SuperLink at %s (%s)", name, address, transport.describe())
+    runtime = FlowerRuntime(address, transport=transport, name=name)
     stack.callback(runtime.close)
     return runtime
 

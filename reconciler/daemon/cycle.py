@@ -42,7 +42,8 @@ class CycleOutcome:
     results: list[ActionResult] = field(default_factory=list)
     source_error: str = ""  # the fetch failed; desired state is the last good one
     runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
-    nodes_online: int | None = None  # SuperNodes the runtime lists online (None: not known)
+    # SuperNodes each target lists online (a target missing: not known; None: none known)
+    nodes_online: Mapping[str, int] | None = None
     store_error: str = ""  # the cycle stopped: nothing was acted on
     store_write_error: str = ""  # a write that does not stop the cycle failed (run statuses,
     # the cycle record, the report's read): retried next cycle
@@ -127,10 +128,11 @@ class Reconciler:
         self.applier = applier
         self.options = options
         self.report = report
-        self.desired = DesiredCache(options.policy)
+        self.desired = DesiredCache(options.policy, options.targets)
         # The last plan: its inputs, its other terms (prune-held keys, SuperNodes online).
         self._last_plan: (
-            tuple[_PlanInputs, tuple[frozenset[FederationKey], int | None], Plan] | None
+            tuple[_PlanInputs, tuple[frozenset[FederationKey], Mapping[str, int] | None], Plan]
+            | None
         ) = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         # (revision, --prune-confirm) -> how the deletions there were confirmed, or None
@@ -139,8 +141,8 @@ class Reconciler:
         self._prune_held: frozenset[FederationKey] = frozenset()
         self._held_logged: tuple[str | None, int] = (None, 0)  # the mass deletion last logged
         self.last_fetch_ok: float | None = None  # monotonic time of the last good fetch
-        # run id -> (status, sub_status, details) as last written to `runs` by this process
-        self._run_statuses: dict[int, tuple[str, str, str]] = {}
+        # (target, run id) -> (status, sub_status, details) as last written to `runs` by this process
+        self._run_statuses: dict[tuple[str, int], tuple[str, str, str]] = {}
 
     def cycle(self) -> CycleOutcome:
         outcome = CycleOutcome(started_at=datetime.now(UTC))
@@ -186,7 +188,7 @@ class Reconciler:
         desired: DesiredState,
         recorded: dict[FederationKey, RecordedFederation],
         observed: Mapping[FederationKey, RunObservation] | None,
-        nodes_online: int | None,
+        nodes_online: Mapping[str, int] | None,
     ) -> Plan:
         """`plan()`, or the last plan when its inputs are unchanged: the planner is pure, and
         the store and desired-state cache hand back the very same objects when nothing moved."""
@@ -323,14 +325,17 @@ class Reconciler:
         outcome.nodes_online = self._nodes_online()
         return latest_runs(observations)
 
-    def _nodes_online(self) -> int | None:
-        """How many SuperNodes are online, for admission; None when they cannot be listed
-        (then no start waits for nodes: a listing failure must not hold everything back)."""
-        try:
-            return sum(1 for node in self.runtime.nodes() if node.online)
-        except RuntimeFailure as exc:
-            log.info("SuperNodes not listed this cycle: %s", exc)
-            return None
+    def _nodes_online(self) -> dict[str, int]:
+        """How many SuperNodes each target has online, for admission; a target whose nodes
+        cannot be listed is left out (then no start there waits for nodes: a listing
+        failure must not hold everything back)."""
+        online = {}
+        for target in self.runtime.targets:
+            try:
+                online[target] = sum(1 for n in self.runtime.nodes(target=target) if n.online)
+            except RuntimeFailure as exc:
+                log.info("SuperNodes of target %s not listed this cycle: %s", target, exc)
+        return online
 
     def _record_run_statuses(
         self, observations: list[RunObservation], outcome: CycleOutcome
@@ -340,14 +345,14 @@ class Reconciler:
         costs nothing but the write: it is tried again next cycle."""
         known = self._run_statuses
         changed = {
-            run.run_id: seen
+            (run.target, run.run_id): seen
             for run in observations
-            if known.get(run.run_id) != (seen := run_status(run))
+            if known.get((run.target, run.run_id)) != (seen := run_status(run))
         }
         if not changed:
             return
         try:
-            self.store.update_run_statuses([(run_id, *s) for run_id, s in changed.items()])
+            self.store.update_run_statuses([(*run, *s) for run, s in changed.items()])
         except StoreError as exc:
             outcome.store_write_error = f"run statuses not recorded: {exc}"
             return

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.model import DesiredState, SpecProblem
+from reconciler.model import DEFAULT_TARGETS, DesiredState, SpecProblem, TargetNames
 from reconciler.source import GitSource, diff_blob_ids
 from reconciler.source.trees import TreeEntries, entries_at, entries_changed, read_blobs
 from reconciler.specs.filecheck import FileResult, check_file
@@ -35,8 +35,11 @@ WORKTREE_EXCLUDES = ("specs", "status")
 class DesiredCache:
     """Per-file check results keyed by path, valid for the blob ids they were made from."""
 
-    def __init__(self, policy: Policy = DEFAULT_POLICY) -> None:
+    def __init__(
+        self, policy: Policy = DEFAULT_POLICY, targets: TargetNames = DEFAULT_TARGETS
+    ) -> None:
         self.policy = policy  # the tenant policy every spec is checked against
+        self.targets = targets  # the SuperLinks a spec.target may name
         self._blobs: dict[str, str] = {}
         self._results: dict[str, FileResult] = {}
         # The revision at which each file's content was last loaded: what its status quotes,
@@ -94,7 +97,7 @@ class DesiredCache:
             self.loaded_at.pop(path, None)
         for path, content in changed.items():
             result = self._results[path] = check_file(
-                path, content, repo_root=self._root, policy=self.policy
+                path, content, repo_root=self._root, policy=self.policy, targets=self.targets
             )
             denied = [p for p in result.problems if p.policy]
             if denied:  # once per content: the status and the metric say it every cycle

@@ -22,11 +22,13 @@ from reconciler.daemon.cycle import CycleOutcome
 from reconciler.daemon.unrecorded import UnrecordedReports, find_unrecorded
 from reconciler.lineage import current_line
 from reconciler.model import (
+    DEFAULT_TARGETS,
     Condition,
     ConditionType,
     FederationKey,
     FederationSpec,
     RecordedFederation,
+    TargetNames,
 )
 from reconciler.plan import ActionKind
 from reconciler.report import (
@@ -68,9 +70,12 @@ class _ReportInputs:
 class StatusReporter:
     """Keeps the last statuses (for lastTransitionTime and caching) and writes changes back."""
 
-    def __init__(self, store: Store, writer: StatusWriter | None) -> None:
+    def __init__(
+        self, store: Store, writer: StatusWriter | None, targets: TargetNames = DEFAULT_TARGETS
+    ) -> None:
         self.store = store
         self.writer = writer
+        self.targets = targets  # where a spec without spec.target runs, for SuperNodes online
         self._recorded: dict[FederationKey, tuple[int, FederationStatus]] = {}
         self.statuses: dict[FederationKey, FederationStatus] = {}
         self._written: dict[FederationKey, FederationStatus] | None = None
@@ -92,15 +97,15 @@ class StatusReporter:
         self, outcome: CycleOutcome, recorded: Mapping[FederationKey, RecordedFederation]
     ) -> dict[FederationKey, Findings]:
         online, desired = outcome.nodes_online, outcome.desired
-        if online is None or desired is None:
+        if not online or desired is None:
             return {}
         specs = desired.specs
         if self._most_needed is None or self._most_needed[0] is not specs:
             most = max((s.min_available for s in specs.values()), default=0)
             self._most_needed = (specs, most)
-        if online >= self._most_needed[1]:
+        if min(online.values()) >= self._most_needed[1]:
             return {}  # the usual case: no loop over every federation
-        return short_of_nodes(online, specs, recorded)
+        return short_of_nodes(online, specs, recorded, self.targets)
 
     def __call__(self, outcome: CycleOutcome) -> None:
         try:
@@ -266,18 +271,22 @@ def findings_by_key(
 
 
 def short_of_nodes(
-    online: int,
+    online: Mapping[str, int],
     specs: Mapping[FederationKey, FederationSpec],
     recorded: Mapping[FederationKey, RecordedFederation],
+    targets: TargetNames = DEFAULT_TARGETS,
 ) -> dict[FederationKey, Findings]:
-    """Running federations that need more SuperNodes than are online: said before their
-    round times out. The spec's minAvailable comes from the desired spec (cached on it)."""
+    """Running federations that need more SuperNodes than their target has online (`online`
+    per target; one missing is not known): said before their round times out. The spec's
+    minAvailable comes from the desired spec (cached on it)."""
     found: dict[FederationKey, Findings] = {}
     for key, record in recorded.items():
         spec = specs.get(key) if record.phase.run_under_way else None
-        if spec is not None and spec.min_available > online:
+        target = targets.resolve(spec.target) if spec is not None else None
+        there = online.get(target) if target is not None else None
+        if spec is not None and there is not None and spec.min_available > there:
             found[key] = Findings(
-                nodes_short=f"{online} of {spec.min_available} SuperNodes needed are online "
+                nodes_short=f"{there} of {spec.min_available} SuperNodes needed are online "
                 "(strategy.params.minAvailable): its rounds wait, then time out"
             )
     return found
@@ -313,6 +322,7 @@ def build_status(
         last_metrics=completed[-1].metrics if completed else {},
         artifact=artifact,
         run_ids=tuple(run.run_id for run in parts.runs),
+        flower_target=parts.runs[-1].target if parts.runs else None,
         created_at=parts.row.created_at,
         updated_at=parts.row.updated_at,
     )

@@ -98,7 +98,7 @@ class Daemon:
         )
         http = settings.http
         self.http = HttpServer(http.host, http.port, self._endpoints(), http.limits)
-        self.reporter = StatusReporter(parts.store, parts.writer)
+        self.reporter = StatusReporter(parts.store, parts.writer, settings.plan.targets)
         self.reconciler = Reconciler(
             source=parts.source,
             store=parts.store,
@@ -185,6 +185,7 @@ class Daemon:
             repo_root=self.parts.source.workdir,
             artifact_root=self.settings.artifacts.root,
             policy=self.settings.plan.policy,
+            targets=self.settings.plan.targets,
         )
 
     # --- lifecycle ----------------------------------------------------------------------

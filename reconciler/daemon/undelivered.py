@@ -64,7 +64,7 @@ class UndeliveredReports:
         self.sink = sink
         self._key = key
         self.artifact_root = artifact_root
-        self._read: set[int] = set()  # run ids already looked at
+        self._read: set[tuple[str, int]] = set()  # (target, run id) already looked at
 
     def collect(
         self,
@@ -95,7 +95,7 @@ class UndeliveredReports:
         return (
             record.phase.run_under_way
             and (run.generation, run.attempt) == current
-            and run.run_id not in self._read
+            and (run.target, run.run_id) not in self._read
         )
 
     def _replay(self, record: RecordedFederation, run: RunObservation) -> int:
@@ -111,7 +111,9 @@ class UndeliveredReports:
             log.warning("ignoring what run %d of %s left: %s", run.run_id, federation, exc)
             reports = []
         recorded = self._record(federation, run.run_id, reports) if reports else 0
-        self._remember(run.run_id)  # after recording: a store failure has it read again
+        self._remember(
+            (run.target, run.run_id)
+        )  # after recording: a store failure has it read again
         return recorded
 
     def _record(self, federation: str, run_id: int, reports: list[ProgressReport]) -> int:
@@ -149,7 +151,7 @@ class UndeliveredReports:
                 raise ValueError(f"{uri} is larger than {MAX_JOURNAL} bytes")
             return path.read_bytes()
 
-    def _remember(self, run_id: int) -> None:
+    def _remember(self, run: tuple[str, int]) -> None:
         if len(self._read) >= _REMEMBERED:
             self._read.clear()
-        self._read.add(run_id)
+        self._read.add(run)

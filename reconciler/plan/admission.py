@@ -4,8 +4,10 @@ Pure, like the planner that calls it. A start (a new federation, or a recorded o
 started) is held back as `waiting` when fewer SuperNodes are online than its
 `strategy.params.minAvailable` (Flower would submit it anyway and let its rounds time out),
 and as `queued` when it would take its tenant past the tenant's limit (the tenant policy's
-maxConcurrent, else the daemon's `--max-running-per-tenant`) or the daemon past its limit
-for the SuperLink (`--max-running`). Starting, Running and Paused federations hold a slot.
+maxConcurrent, else the daemon's `--max-running-per-tenant`) or its SuperLink past the
+daemon's limit per SuperLink (`--max-running`). Starting, Running and Paused federations
+hold a slot. With several SuperLinks (targets), SuperNodes and `--max-running` count per
+target: the one `spec.target` names, else the default one.
 
 The queue order: higher `spec.priority` first; within one priority the tenants take turns
 (every tenant's first waiting federation before any tenant's second), and within a tenant
@@ -20,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from reconciler.model import FederationKey, Phase, RecordedFederation
+from reconciler.model import DEFAULT_TARGET, FederationKey, Phase, RecordedFederation, spec_target
 from reconciler.plan.model import Action, ActionKind
 from reconciler.specs.policy import Policy
 
@@ -38,6 +40,7 @@ class Limits:
     policy: Policy
     max_running: int | None = None  # federations running at once on the SuperLink
     max_running_per_tenant: int | None = None  # for tenants the policy sets no limit for
+    default_target: str | None = DEFAULT_TARGET  # where a spec without spec.target runs
 
     @property
     def limited(self) -> bool:
@@ -54,30 +57,39 @@ class Limits:
             return from_policy, f"{self.policy.source}, maxConcurrent"
         return self.max_running_per_tenant, "--max-running-per-tenant"
 
+    def target_of(self, named: str | None) -> str:
+        """The SuperLink a spec naming `named` runs on ("" when none and no default)."""
+        return named or self.default_target or ""
+
 
 def admit(
     actions: list[Action],
     recorded: Mapping[FederationKey, RecordedFederation],
     limits: Limits,
-    nodes_online: int | None,
+    nodes_online: Mapping[str, int] | None,
 ) -> None:
     """Turn the starts that cannot go now into `waiting` or `queued`. In place.
 
-    `nodes_online` is None when the runtime could not list its SuperNodes: then no start
-    waits for nodes (the limits still hold)."""
+    `nodes_online` maps each target to its SuperNodes online; a target missing from it (or
+    None: no target) could not list them: then no start there waits for nodes (the limits
+    still hold)."""
     starts = [i for i, a in enumerate(actions) if a.kind is ActionKind.START]
-    if not starts or (nodes_online is None and not limits.limited):
+    if not starts or (not nodes_online and not limits.limited):
         return
-    if nodes_online is not None:
-        starts = [i for i in starts if not _waits_for_nodes(actions, i, nodes_online)]
+    if nodes_online:
+        starts = [i for i in starts if not _waits_for_nodes(actions, i, nodes_online, limits)]
     if limits.limited:
         _queue(actions, starts, recorded, limits)
 
 
-def _waits_for_nodes(actions: list[Action], i: int, online: int) -> bool:
+def _waits_for_nodes(
+    actions: list[Action], i: int, nodes_online: Mapping[str, int], limits: Limits
+) -> bool:
     action = actions[i]
-    needed = action.spec.min_available if action.spec is not None else 0
-    if online >= needed:
+    spec = action.spec
+    online = nodes_online.get(limits.target_of(spec.target if spec is not None else None))
+    needed = spec.min_available if spec is not None else 0
+    if online is None or online >= needed:
         return False
     reason = (
         f"waiting for SuperNodes: {online} of {needed} needed online "
@@ -93,29 +105,40 @@ def _queue(
     recorded: Mapping[FederationKey, RecordedFederation],
     limits: Limits,
 ) -> None:
-    holding = Counter(r.key.tenant for r in recorded.values() if r.phase in HOLDS_A_SLOT)
-    running = sum(holding.values())
+    slots = [r for r in recorded.values() if r.phase in HOLDS_A_SLOT]
+    holding = Counter(r.key.tenant for r in slots)
+    # per target; only read from the documents when a limit per target is set (bounded then)
+    running = Counter(
+        limits.target_of(spec_target(r.document)) for r in slots if limits.max_running is not None
+    )
     held: list[tuple[int, str]] = []  # (index, why), in queue order
     for i in sorted(starts, key=_queue_order(actions, starts, recorded)):
-        tenant = actions[i].key.tenant
-        why = _over_limit(tenant, holding[tenant], running, limits)
+        tenant, spec = actions[i].key.tenant, actions[i].spec
+        target = limits.target_of(spec.target if spec is not None else None)
+        why = _over_limit(tenant, holding[tenant], (target, running[target]), limits)
         if why:
             held.append((i, why))
             continue
         holding[tenant] += 1
-        running += 1
+        running[target] += 1
     for position, (i, why) in enumerate(held, start=1):
         action = actions[i]
         reason = f"queued: position {position} of {len(held)}; {why}; starts when one ends"
         actions[i] = Action(ActionKind.QUEUED, action.key, reason, spec=action.spec)
 
 
-def _over_limit(tenant: str, tenant_running: int, running: int, limits: Limits) -> str:
+def _over_limit(
+    tenant: str, tenant_running: int, on_target: tuple[str, int], limits: Limits
+) -> str:
     limit, source = limits.of_tenant(tenant)
     if limit is not None and tenant_running >= limit:
         return f"tenant {tenant} has {tenant_running} of at most {limit} running ({source})"
+    target, running = on_target
     if limits.max_running is not None and running >= limits.max_running:
-        return f"{running} of at most {limits.max_running} federations running (--max-running)"
+        where = "" if target == DEFAULT_TARGET else f" on SuperLink {target}"
+        return (
+            f"{running} of at most {limits.max_running} federations running{where} (--max-running)"
+        )
     return ""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from reconciler.model import (
+    DEFAULT_TARGETS,
     DesiredState,
     FederationKey,
     FederationSpec,
@@ -19,6 +20,7 @@ from reconciler.model import (
     RecordedFederation,
     RunObservation,
     SpecProblem,
+    TargetNames,
 )
 from reconciler.plan import fields
 from reconciler.plan.admission import Limits, admit
@@ -42,6 +44,9 @@ class PlanOptions:
     policy: Policy = DEFAULT_POLICY
     max_running: int | None = None  # federations running at once on the SuperLink
     max_running_per_tenant: int | None = None  # per tenant, where the policy sets no limit
+    # The SuperLinks the daemon drives: `spec.target` names one (checked with the specs);
+    # `max_running` and the SuperNodes a start waits for count per target.
+    targets: TargetNames = DEFAULT_TARGETS
 
     def __post_init__(self) -> None:
         if self.prune_max_count < 0:
@@ -55,7 +60,9 @@ class PlanOptions:
 
     @property
     def limits(self) -> Limits:
-        return Limits(self.policy, self.max_running, self.max_running_per_tenant)
+        return Limits(
+            self.policy, self.max_running, self.max_running_per_tenant, self.targets.default
+        )
 
 
 _Decide = Callable[..., "Action | None"]
@@ -70,7 +77,7 @@ def plan(
     memo: PlanMemo | None = None,
     prune_confirmed: bool = False,
     prune_held: Collection[FederationKey] = (),
-    nodes_online: int | None = None,
+    nodes_online: Mapping[str, int] | None = None,
 ) -> Plan:
     """Decide what to do for every federation that is desired, recorded, or both.
 
@@ -81,8 +88,8 @@ def plan(
     which revision; see docs/plan-semantics.md), so the prune guard lets them through.
     `prune_held`: the federations whose stop the guard held back last time (the daemon
     passes them on from cycle to cycle): held on until confirmed or their file is back.
-    `nodes_online`: SuperNodes the runtime lists as online (None: not known); a start that
-    needs more waits (plan/admission.py, with the concurrency limits and the queue).
+    `nodes_online`: per target, SuperNodes the runtime lists as online (a target missing, or
+    None: not known); a start that needs more waits (plan/admission.py, with the concurrency limits and the queue).
     """
     problems_by_key = _problems_by_key(desired, recorded)
     decide = memo.decider(observed is not None, options) if memo else _decide

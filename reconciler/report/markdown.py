@@ -90,6 +90,7 @@ def _header(status: FederationStatus) -> str:
         ("Generation", f"{status.generation} (observed {status.observed_generation})"),
         ("Revision", f"`{status.revision[:12]}`" if status.revision else "-"),
         ("Flower runs", ", ".join(str(r) for r in status.run_ids) or "-"),
+        ("Flower target", status.flower_target or "-"),
         ("Created", _time(status.created_at)),
         ("Updated", _time(status.updated_at)),
     ]

@@ -71,6 +71,7 @@ class FederationStatus:
     last_metrics: Mapping[str, float] = field(default_factory=dict)
     artifact: ArtifactStatus | None = None
     run_ids: tuple[int, ...] = ()
+    flower_target: str | None = None  # the SuperLink (target) of the latest run; None: no run
     created_at: datetime | None = None
     updated_at: datetime | None = None
     problems: tuple[str, ...] = ()

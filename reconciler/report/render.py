@@ -125,6 +125,7 @@ def _status_body(status: FederationStatus) -> dict[str, Any]:
         "lastMetrics": _metrics(status.last_metrics),
         "artifact": _artifact(status.artifact),
         "flowerRunIds": list(status.run_ids),
+        "flowerTarget": status.flower_target,
         "conditions": [
             {
                 "type": c.type.value,

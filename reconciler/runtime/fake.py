@@ -19,13 +19,14 @@ from pathlib import Path
 
 from reconciler.artifacts import open_store
 from reconciler.flowerapp.settings import plan_problems
-from reconciler.model import FederationKey, RunObservation
+from reconciler.model import DEFAULT_TARGET, FederationKey, RunObservation
 from reconciler.runtime.base import (
     NodeInfo,
     RunNotFound,
     RunRejected,
     RunRequest,
     RuntimeUnavailable,
+    require_target,
 )
 from reconciler.runtime.progress import (
     ArtifactInfo,
@@ -70,6 +71,7 @@ class FakeRun:
                 status=self.status,
                 sub_status=self.sub_status,
                 details=self.details,
+                target=req.target,
             )
         return seen
 
@@ -77,8 +79,11 @@ class FakeRun:
 class FakeRuntime:
     """A `Runtime` whose runs advance one round per `advance(run_id)` call."""
 
-    def __init__(self, sink: ProgressSink | None = None, *, nodes: int = 3) -> None:
+    def __init__(
+        self, sink: ProgressSink | None = None, *, nodes: int = 3, name: str = DEFAULT_TARGET
+    ) -> None:
         self.sink = sink
+        self.name = name  # the one target it is
         self.unavailable = False
         self.runs: dict[int, FakeRun] = {}
         # (federation, generation, attempt) -> run id: adoption lookups stay O(1) at 10k runs.
@@ -91,7 +96,12 @@ class FakeRuntime:
             NodeInfo(node_id=1000 + i, online=True, status="online") for i in range(online)
         ]
 
-    def _check(self) -> None:
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def _check(self, target: str | None = None) -> None:
+        require_target(self.name, self.name if target is None else target)
         if self.unavailable:
             raise RuntimeUnavailable("fake SuperLink is unavailable")
 
@@ -101,11 +111,11 @@ class FakeRuntime:
         return self.runs[run_id]
 
     def submit(self, req: RunRequest) -> int:
-        self._check()
+        self._check(req.target)
         problems = plan_problems(req.document)
         if problems:
             raise RunRejected(f"{req.key}: " + "; ".join(problems))
-        existing = self.find_run(req.key, req.generation, req.attempt)
+        existing = self.find_run(req.key, req.generation, req.attempt, target=req.target)
         if existing is not None:
             return existing
         run_id = len(self.runs) + 1
@@ -117,26 +127,33 @@ class FakeRuntime:
         self._by_identity[(req.key, req.generation, req.attempt)] = run_id
         return run_id
 
-    def find_run(self, federation: FederationKey, generation: int, attempt: int) -> int | None:
-        self._check()
+    def find_run(
+        self,
+        federation: FederationKey,
+        generation: int,
+        attempt: int,
+        *,
+        target: str = DEFAULT_TARGET,
+    ) -> int | None:
+        self._check(target)
         return self._by_identity.get((federation, generation, attempt))
 
     def observe(self) -> list[RunObservation]:
         self._check()
         return [run.observation() for run in self.runs.values()]
 
-    def stop(self, run_id: int) -> None:
-        self._check()
+    def stop(self, run_id: int, *, target: str = DEFAULT_TARGET) -> None:
+        self._check(target)
         run = self._run(run_id)
         if run.status != "finished":
             run.finish("stopped")
 
-    def logs(self, run_id: int, *, after: float = 0) -> list[str]:
-        self._check()
+    def logs(self, run_id: int, *, after: float = 0, target: str = DEFAULT_TARGET) -> list[str]:
+        self._check(target)
         return list(self._run(run_id).log)
 
-    def nodes(self) -> list[NodeInfo]:
-        self._check()
+    def nodes(self, *, target: str = DEFAULT_TARGET) -> list[NodeInfo]:
+        self._check(target)
         return list(self._nodes)
 
     def fail(self, run_id: int, details: str = HEARTBEAT_FAILURE) -> None:

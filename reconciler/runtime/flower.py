@@ -41,7 +41,7 @@ from reconciler.flowerapp.settings import (
     plan_problems,
     run_config,
 )
-from reconciler.model import FederationKey, RunObservation
+from reconciler.model import DEFAULT_TARGET, FederationKey, RunObservation
 from reconciler.runtime.apps import prepare_app
 from reconciler.runtime.base import (
     NodeInfo,
@@ -49,6 +49,7 @@ from reconciler.runtime.base import (
     RunRejected,
     RunRequest,
     RuntimeUnavailable,
+    require_target,
 )
 from reconciler.runtime.tls import Transport, choose_transport, explain, plaintext_hint
 from reconciler.specs.apps import APP_CONTROL_KEY
@@ -96,13 +97,17 @@ def _error_detail(response: httpx.Response) -> str:
 
 class FlowerRuntime:
     """A `Runtime` for one SuperLink at `address` ("host:port"), reached over `transport`
-    (default: `choose_transport` without a CA file: plaintext to loopback, else TLS).
+    (default: `choose_transport` without a CA file: plaintext to loopback, else TLS), known
+    as target `name` (its runs' observations carry it; `runtime.targets` routes to several).
 
     Raises `TlsConfigError` when the transport's CA file cannot be used.
     """
 
-    def __init__(self, address: str, *, transport: Transport | None = None) -> None:
+    def __init__(
+        self, address: str, *, transport: Transport | None = None, name: str = DEFAULT_TARGET
+    ) -> None:
         self.address = address
+        self.name = name
         self.transport = transport or choose_transport(address, ca_file=None, insecure=False)
         self._client = ControlHttpClient.from_server_address(
             server_address=address,
@@ -110,6 +115,10 @@ class FlowerRuntime:
             root_certificates=self.transport.root_certificates(),
             interceptors=[],
         )
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return (self.name,)
 
     def close(self) -> None:
         self._client.close()
@@ -136,6 +145,7 @@ class FlowerRuntime:
         return f"SuperLink at {self.address} unreachable: {exc}{hint}"
 
     def submit(self, req: RunRequest) -> int:
+        require_target(self.name, req.target)
         try:
             team_app = prepare_app(req.document, Path(req.repo_root))
         except RunRejected as exc:
@@ -143,7 +153,7 @@ class FlowerRuntime:
         problems = plan_problems(req.document) if team_app is None else []
         if problems:
             raise RunRejected(f"{req.key}: " + "; ".join(problems))
-        existing = self.find_run(req.key, req.generation, req.attempt)
+        existing = self.find_run(req.key, req.generation, req.attempt, target=req.target)
         if existing is not None:
             return existing
         overrides: dict[str, bool | float | int | str] = {}
@@ -183,7 +193,15 @@ class FlowerRuntime:
                 return control_identity(scalar.string)
         return None
 
-    def find_run(self, federation: FederationKey, generation: int, attempt: int) -> int | None:
+    def find_run(
+        self,
+        federation: FederationKey,
+        generation: int,
+        attempt: int,
+        *,
+        target: str = DEFAULT_TARGET,
+    ) -> int | None:
+        require_target(self.name, target)
         wanted = (str(federation), generation, attempt)
         for run in self._runs():
             if self._identity(run) == wanted:
@@ -206,6 +224,7 @@ class FlowerRuntime:
                     status=run.status.status,
                     sub_status=run.status.sub_status,
                     details=run.status.details,
+                    target=self.name,
                 )
             )
         return observed
@@ -219,15 +238,17 @@ class FlowerRuntime:
         status = runs[run_id].status
         return status.status, status.sub_status, status.details
 
-    def stop(self, run_id: int) -> None:
+    def stop(self, run_id: int, *, target: str = DEFAULT_TARGET) -> None:
+        require_target(self.name, target)
         if self.status(run_id)[0] == "finished":
             return
         request = StopRunRequest(run_id=run_id)
         with contextlib.suppress(RunRejected):  # 412: it finished in between
             self._call(f"stop run {run_id}", lambda: self._client.StopRun(request))
 
-    def logs(self, run_id: int, *, after: float = 0) -> list[str]:
+    def logs(self, run_id: int, *, after: float = 0, target: str = DEFAULT_TARGET) -> list[str]:
         """Log lines after `after`; waits at most ~2 s for a running run's first lines."""
+        require_target(self.name, target)
         request = StreamLogsRequest(run_id=run_id, after_timestamp=after)
         chunks: queue.Queue[str | BaseException] = queue.Queue()
 
@@ -260,7 +281,8 @@ class FlowerRuntime:
         response = self._call("register node", lambda: self._client.RegisterNode(request))
         return int(response.node_id)
 
-    def nodes(self) -> list[NodeInfo]:
+    def nodes(self, *, target: str = DEFAULT_TARGET) -> list[NodeInfo]:
+        require_target(self.name, target)
         response = self._call("list nodes", lambda: self._client.ListNodes(ListNodesRequest()))
         return [
             NodeInfo(node_id=int(n.node_id), online=n.status == "online", status=n.status)

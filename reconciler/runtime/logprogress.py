@@ -146,7 +146,7 @@ class LogFollower:
         self.runtime = runtime
         self.sink = sink
         self.follow_mode = follow_mode
-        self._runs: dict[int, _Followed] = {}
+        self._runs: dict[tuple[str, int], _Followed] = {}  # by (target, run id)
         self._modes: dict[str, Follow] = {}  # digest -> mode, for documents without an app
 
     def follow(
@@ -169,7 +169,7 @@ class LogFollower:
         sent = False
         for _, run, mode in sorted(followed, key=lambda item: item[0]):
             sent |= self._follow_run(run, mode)
-        active = {run.run_id for _, run, _ in followed}
+        active = {(run.target, run.run_id) for _, run, _ in followed}
         self._runs = {k: v for k, v in self._runs.items() if k in active}
         return sent
 
@@ -194,12 +194,12 @@ class LogFollower:
 
     def _follow_run(self, run: RunObservation, mode: Follow) -> bool:
         try:
-            lines = self.runtime.logs(run.run_id)
+            lines = self.runtime.logs(run.run_id, target=run.target)
         except RuntimeFailure as exc:
             log.info("logs of run %s unavailable: %s", run.run_id, exc)
             return False
         progress = parse_log(lines)
-        seen = self._runs.setdefault(run.run_id, _Followed())
+        seen = self._runs.setdefault((run.target, run.run_id), _Followed())
         if mode is Follow.ROUNDS:
             reports = [*_round_reports(run, progress, seen), *_end_reports(run, progress)]
         else:

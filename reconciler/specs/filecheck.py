@@ -14,7 +14,16 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from reconciler.model import Document, FederationKey, SpecProblem, canonical_text, text_digest
+from reconciler.model import (
+    UNKNOWN_TARGETS,
+    Document,
+    FederationKey,
+    SpecProblem,
+    TargetNames,
+    canonical_text,
+    spec_target,
+    text_digest,
+)
 from reconciler.specs.apps import repo_app_findings
 from reconciler.specs.layout import layout_problem, name_findings, tenant_of
 from reconciler.specs.nodes import field_name, locate
@@ -45,14 +54,16 @@ def check_file(
     repo_root: Path | None = None,
     policy: Policy = DEFAULT_POLICY,
     verdict_only: bool = False,
+    targets: TargetNames = UNKNOWN_TARGETS,
 ) -> FileResult:
     """Everything wrong with the spec file at repository path `path`, its tenant's `policy`
-    included. Never raises: a bug met by one odd file becomes that file's problem instead of
+    and the daemon's `targets` (a `spec.target` it does not drive) included; without
+    `targets` (`reconciler validate`), only the name's shape is checked (the schema). Never raises: a bug met by one odd file becomes that file's problem instead of
     hiding every other file. With `repo_root` (the checkout), a spec naming an app folder is
     checked against it. With `verdict_only` (`reconciler validate`), a valid file's result
     carries no document and no digest: packing and hashing it is ~10 % of checking it."""
     try:
-        return _check(path, content, repo_root, policy, keep=not verdict_only)
+        return _check(path, content, repo_root, policy, targets, keep=not verdict_only)
     except Exception as exc:  # the last line of defence; tests fuzz for it to stay unused
         message = (
             f"internal error while checking this file ({type(exc).__name__}); please report it"
@@ -61,7 +72,13 @@ def check_file(
 
 
 def _check(
-    path: str, content: bytes, repo_root: Path | None, policy: Policy, *, keep: bool
+    path: str,
+    content: bytes,
+    repo_root: Path | None,
+    policy: Policy,
+    targets: TargetNames,
+    *,
+    keep: bool,
 ) -> FileResult:
     tenant = tenant_of(path)
     layout = layout_problem(path)
@@ -75,6 +92,7 @@ def _check(
     found += _located(name_findings(path, parsed.data), parsed.node)
     denied = policy_findings(parsed.data, tenant, policy)
     found += [replace(f, policy=True) for f in _located(denied, parsed.node)]
+    found += _located(target_findings(parsed.data, targets), parsed.node)
     if repo_root is not None:
         found += _located(repo_app_findings(parsed.data, repo_root), parsed.node)
     name_at = locate(parsed.node, ("metadata", "name"))
@@ -99,6 +117,15 @@ def _document_findings(
 ) -> list[Finding]:
     found = schema_findings(document, root)
     return found + _located(rule_findings(document, folder_tenant=folder_tenant), root)
+
+
+def target_findings(document: Any, targets: TargetNames) -> list[RuleFinding]:
+    """A `spec.target` the daemon does not drive, or none named where it drives several."""
+    named = spec_target(document) if isinstance(document, Mapping) else None
+    problem = targets.problem(named)
+    if not problem:
+        return []
+    return [(("spec", "target") if named is not None else ("spec",), problem)]
 
 
 def _located(findings: list[RuleFinding], root: Node | None) -> list[Finding]:

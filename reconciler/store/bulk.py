@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import lifecycle
-from reconciler.model import FederationKey, FederationSpec, Phase, RecordedFederation
+from reconciler.model import (
+    DEFAULT_TARGET,
+    FederationKey,
+    FederationSpec,
+    Phase,
+    RecordedFederation,
+)
 from reconciler.store.db import Cursor, Database
 from reconciler.store.federations import _COLUMNS, _recorded, document_json
 from reconciler.store.outbox import EVENT_ORDER_LOCK
@@ -60,8 +66,8 @@ ORDER BY ord
 """
 
 _RUNS = """
-INSERT INTO runs (federation_id, generation, attempt, run_id, status)
-SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::numeric[], %s::text[])
+INSERT INTO runs (federation_id, generation, attempt, run_id, status, target)
+SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::numeric[], %s::text[], %s::text[])
 ON CONFLICT DO NOTHING
 """
 
@@ -74,6 +80,7 @@ class Launch:
     run_id: int
     start_round: int = 1
     reason: str = ""
+    target: str = DEFAULT_TARGET  # the SuperLink the run is on
 
 
 @dataclass
@@ -166,14 +173,14 @@ class Bulk(Database):
                 ),
             )
             rows = cur.fetchall()
-            runs: tuple[list[Any], ...] = ([], [], [], [], [])
+            runs: tuple[list[Any], ...] = ([], [], [], [], [], [])
             for fed_id, old_phase, *columns in rows:
                 fed = _recorded(tuple(columns))
                 launch = by_key[fed.key]
                 launched.append(fed)
                 for column, value in zip(
                     runs,
-                    (fed_id, fed.generation, fed.attempt, launch.run_id, "pending"),
+                    (fed_id, fed.generation, fed.attempt, launch.run_id, "pending", launch.target),
                     strict=True,
                 ):
                     column.append(value)
@@ -184,6 +191,7 @@ class Bulk(Database):
                     "attempt": fed.attempt,
                     "recoveries": fed.recoveries,
                     "run_id": launch.run_id,
+                    "target": launch.target,
                     "start_round": launch.start_round,
                     **({"reason": launch.reason} if launch.reason else {}),
                 }

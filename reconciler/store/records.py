@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.model import FederationKey, Phase
+from reconciler.model import DEFAULT_TARGET, FederationKey, Phase
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class RunRecord:
     details: str
     created_at: datetime
     updated_at: datetime
+    target: str = DEFAULT_TARGET  # the SuperLink it ran on (run ids are per SuperLink)
 
 
 @dataclass(frozen=True)

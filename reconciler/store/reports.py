@@ -68,7 +68,7 @@ ORDER BY f.tenant, f.name, a.generation, a.round
 """
 _RUNS = """
 SELECT f.tenant, f.name, r.run_id, r.generation, r.attempt, r.status, r.sub_status, r.details,
-       r.created_at, r.updated_at
+       r.created_at, r.updated_at, r.target
 FROM runs r JOIN federations f ON f.id = r.federation_id WHERE {batch}
 ORDER BY f.tenant, f.name, r.generation, r.attempt
 """

@@ -1,4 +1,7 @@
-"""The Flower runs submitted for each federation generation and attempt.
+"""The Flower runs submitted for each federation generation and attempt, each on its target.
+
+Flower run ids are per SuperLink, so a run is known by (target, run id): two SuperLinks'
+run 1 are two runs.
 
 `apply` records a run right after submitting it and looks it up after a crash
 (`run_for`), so a retry adopts the run it already started instead of submitting a second
@@ -13,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler import lifecycle
-from reconciler.model import FederationKey, Phase
+from reconciler.model import DEFAULT_TARGET, FederationKey, Phase
 from reconciler.store.db import Cursor, Database
 from reconciler.store.errors import ConflictError, NotFound
 from reconciler.store.records import RunRecord
@@ -44,22 +47,31 @@ class Runs(Database):
     """Flower run ids per federation."""
 
     def record_run(
-        self, key: FederationKey, *, generation: int, attempt: int, run_id: int, status: str
+        self,
+        key: FederationKey,
+        *,
+        generation: int,
+        attempt: int,
+        run_id: int,
+        status: str,
+        target: str = DEFAULT_TARGET,
     ) -> None:
-        """Record the run submitted for (generation, attempt). Repeating the same call is a no-op;
-        a different run id for the same slot raises `ConflictError` (someone else submitted)."""
+        """Record the run submitted for (generation, attempt) on `target`. Repeating the same
+        call is a no-op; a different run for the same slot raises `ConflictError` (someone
+        else submitted)."""
         with self._tx() as cur:
             fed_id = federation_id(cur, key)
             cur.execute(
-                "INSERT INTO runs (federation_id, generation, attempt, run_id, status)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                (fed_id, generation, attempt, run_id, status),
+                "INSERT INTO runs (federation_id, generation, attempt, run_id, status, target)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (fed_id, generation, attempt, run_id, status, target),
             )
             if cur.fetchone() is not None:
                 return
             cur.execute(
-                "SELECT federation_id, generation, attempt FROM runs WHERE run_id = %s",
-                (run_id,),
+                "SELECT federation_id, generation, attempt FROM runs"
+                " WHERE target = %s AND run_id = %s",
+                (target, run_id),
             )
             if cur.fetchone() != (fed_id, generation, attempt):
                 raise ConflictError(
@@ -68,33 +80,40 @@ class Runs(Database):
                 )
 
     def update_run_status(
-        self, run_id: int, status: str, sub_status: str = "", details: str = ""
+        self,
+        run_id: int,
+        status: str,
+        sub_status: str = "",
+        details: str = "",
+        *,
+        target: str = DEFAULT_TARGET,
     ) -> None:
         with self._tx() as cur:
             cur.execute(
                 "UPDATE runs SET status = %s, sub_status = %s, details = %s, updated_at = now()"
-                " WHERE run_id = %s",
-                (status, sub_status, details, run_id),
+                " WHERE target = %s AND run_id = %s",
+                (status, sub_status, details, target, run_id),
             )
             if cur.rowcount == 0:
                 raise NotFound(f"run {run_id} is not recorded")
 
-    def update_run_statuses(self, changes: Sequence[tuple[int, str, str, str]]) -> int:
-        """Record the runtime's (run_id, status, sub_status, details) for many runs in one
-        statement; rows already holding those values are not rewritten, runs not recorded
+    def update_run_statuses(self, changes: Sequence[tuple[str, int, str, str, str]]) -> int:
+        """Record the runtime's (target, run_id, status, sub_status, details) for many runs in
+        one statement; rows already holding those values are not rewritten, runs not recorded
         are skipped. Returns how many rows changed."""
         if not changes:
             return 0
-        run_ids, statuses, subs, details = (list(column) for column in zip(*changes, strict=True))
+        columns = [list(column) for column in zip(*changes, strict=True)]
         with self._tx() as cur:
             cur.execute(
                 "UPDATE runs SET status = v.status, sub_status = v.sub_status,"
                 " details = v.details, updated_at = now()"
-                " FROM unnest(%s::numeric[], %s::text[], %s::text[], %s::text[])"
-                " AS v(run_id, status, sub_status, details)"
-                " WHERE runs.run_id = v.run_id AND (runs.status, runs.sub_status, runs.details)"
+                " FROM unnest(%s::text[], %s::numeric[], %s::text[], %s::text[], %s::text[])"
+                " AS v(target, run_id, status, sub_status, details)"
+                " WHERE runs.target = v.target AND runs.run_id = v.run_id"
+                " AND (runs.status, runs.sub_status, runs.details)"
                 " IS DISTINCT FROM (v.status, v.sub_status, v.details)",
-                (run_ids, statuses, subs, details),
+                columns,
             )
             return cur.rowcount
 
@@ -103,7 +122,7 @@ class Runs(Database):
         with self._read() as cur:
             cur.execute(
                 "SELECT r.run_id, r.generation, r.attempt, r.status, r.sub_status, r.details,"
-                " r.created_at, r.updated_at FROM runs r JOIN federations f"
+                " r.created_at, r.updated_at, r.target FROM runs r JOIN federations f"
                 " ON f.id = r.federation_id WHERE f.tenant = %s AND f.name = %s"
                 " ORDER BY r.generation, r.attempt",
                 (key.tenant, key.name),
@@ -125,18 +144,26 @@ class Runs(Database):
 
     def run_for(self, key: FederationKey, generation: int, attempt: int) -> int | None:
         """The run id recorded for (generation, attempt), if any."""
+        found = self.run_and_target_for(key, generation, attempt)
+        return None if found is None else found[1]
+
+    def run_and_target_for(
+        self, key: FederationKey, generation: int, attempt: int
+    ) -> tuple[str, int] | None:
+        """(target, run id) of the run recorded for (generation, attempt), if any."""
         with self._read() as cur:
             cur.execute(
-                "SELECT r.run_id FROM runs r JOIN federations f ON f.id = r.federation_id"
+                "SELECT r.target, r.run_id FROM runs r JOIN federations f"
+                " ON f.id = r.federation_id"
                 " WHERE f.tenant = %s AND f.name = %s AND r.generation = %s AND r.attempt = %s",
                 (key.tenant, key.name, generation, attempt),
             )
             row = cur.fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else (str(row[0]), int(row[1]))
 
 
 def _run(key: FederationKey, row: tuple[Any, ...]) -> RunRecord:
-    run_id, generation, attempt, status, sub_status, details, created, updated = row
+    run_id, generation, attempt, status, sub_status, details, created, updated, target = row
     return RunRecord(
-        key, int(run_id), generation, attempt, status, sub_status, details, created, updated
+        key, int(run_id), generation, attempt, status, sub_status, details, created, updated, target
     )

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.model import FederationKey, Phase, RecordedFederation, RunObservation
+from reconciler.model import (
+    DEFAULT_TARGET,
+    FederationKey,
+    Phase,
+    RecordedFederation,
+    RunObservation,
+)
 from reconciler.runtime.base import RunNotFound
 from reconciler.runtime.logprogress import Follow, LogFollower, LogProgress, parse_log
 from reconciler.runtime.progress import Directive, ProgressReport
@@ -108,7 +114,8 @@ class FakeLogs:
         self._logs = logs
         self.asked: list[int] = []
 
-    def logs(self, run_id: int, *, after: float = 0) -> list[str]:
+    def logs(self, run_id: int, *, after: float = 0, target: str = DEFAULT_TARGET) -> list[str]:
+        assert target == DEFAULT_TARGET  # the run's own target (RunObservation.target)
         self.asked.append(run_id)
         if run_id not in self._logs:
             raise RunNotFound(f"run {run_id} not found")

@@ -63,3 +63,22 @@ def test_an_unreachable_superlink_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("reconciler logs: ") and "unreachable" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_on_a_target_not_given_names_it(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.connect(store_url) as store:
+        store.record_run(KEY, generation=1, attempt=1, run_id=11, status="running", target="us")
+    assert logs(store_url, "quickstart", "--flower-target", "eu=127.0.0.1:9,insecure") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("reconciler logs: target 'us' is not configured (configured: default, eu)")
+
+
+def test_a_target_that_cannot_be_read_is_one_line(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert logs(store_url, "quickstart", "--flower-target", "us") == 2
+    assert capsys.readouterr().err.strip() == (
+        "reconciler logs: Flower target 'us': write name=HOST:PORT[,ca=FILE|,insecure]"
+    )

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reconciler.model import DesiredState, FederationSpec, Phase, RecordedFederation
+from reconciler.model import (
+    DEFAULT_TARGET,
+    DesiredState,
+    FederationSpec,
+    Phase,
+    RecordedFederation,
+)
 from reconciler.plan import ActionKind, PlanOptions, plan
 from reconciler.specs.policy import Policy, TenantRules
 from tests.plan.builders import record, spec
@@ -35,7 +41,9 @@ def pending(of: FederationSpec, minutes: int) -> RecordedFederation:
 
 def test_a_start_waits_while_fewer_supernodes_are_online_than_it_needs() -> None:
     needs_three, needs_one = spec("big"), spec("small", strategy__params__minAvailable=1)
-    result = plan(desired(needs_three, needs_one), {}, None, PlanOptions(), nodes_online=2)
+    result = plan(
+        desired(needs_three, needs_one), {}, None, PlanOptions(), nodes_online={DEFAULT_TARGET: 2}
+    )
     kinds = {str(a.key): a.kind for a in result.actions}
     assert kinds == {"acme/big": ActionKind.WAITING, "acme/small": ActionKind.START}
     (waiting,) = [a for a in result.actions if a.kind is ActionKind.WAITING]
@@ -50,7 +58,9 @@ def test_unknown_supernodes_hold_nothing_back() -> None:
 
 def test_past_the_superlink_limit_starts_are_queued_with_their_position() -> None:
     specs = [spec(f"fed-{i}") for i in range(4)]
-    result = plan(desired(*specs), {}, None, PlanOptions(max_running=2), nodes_online=3)
+    result = plan(
+        desired(*specs), {}, None, PlanOptions(max_running=2), nodes_online={DEFAULT_TARGET: 3}
+    )
     assert started(result) == ["acme/fed-0", "acme/fed-1"]
     assert [(k, r.split(";")[0]) for k, r in queued(result)] == [
         ("acme/fed-2", "queued: position 1 of 2"),
@@ -108,5 +118,7 @@ def test_the_per_tenant_flag_applies_where_the_policy_sets_no_limit() -> None:
 
 def test_a_start_waiting_for_supernodes_takes_no_slot() -> None:
     big, small = spec("a-big", strategy__params__minAvailable=5), spec("b-small")
-    result = plan(desired(big, small), {}, None, PlanOptions(max_running=1), nodes_online=3)
+    result = plan(
+        desired(big, small), {}, None, PlanOptions(max_running=1), nodes_online={DEFAULT_TARGET: 3}
+    )
     assert started(result) == ["acme/b-small"]

@@ -34,6 +34,7 @@ def status(tenant: str = "team-a", name: str = "coop-chat", **changes: Any) -> F
         "last_metrics": {"loss": 0.8, "accuracy": 0.74},
         "artifact": ArtifactStatus("s3://models/team-a/coop-chat/r2.npz", "e" * 64, 3 * 1024 * 1024, "npz", 2),
         "run_ids": (101, 102),
+        "flower_target": "eu",
         "created_at": T0,
         "updated_at": T0,
         "problems": (),

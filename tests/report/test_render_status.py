@@ -48,7 +48,8 @@ def test_yaml_layout() -> None:
     body = document["status"]
     assert list(body) == [
         "phase", "reason", "observedGeneration", "generation", "specPath", "specDigest",
-        "revision", "rounds", "lastMetrics", "artifact", "flowerRunIds", "conditions",
+        "revision", "rounds", "lastMetrics", "artifact", "flowerRunIds", "flowerTarget",
+        "conditions",
         "createdAt", "updatedAt", "problems", "roundHistory",
     ]  # fmt: skip
     assert body["rounds"] == {"current": 2, "total": 10}
@@ -56,7 +57,7 @@ def test_yaml_layout() -> None:
     assert body["artifact"]["sha256"] == "e" * 64 and body["artifact"]["size"] == 3145728
     assert [c["type"] for c in body["conditions"]] == ["Ready", "Reconciling"]
     assert body["conditions"][0]["lastTransitionTime"] == "2025-03-01T12:00:00Z"
-    assert body["flowerRunIds"] == [101, 102]
+    assert body["flowerRunIds"] == [101, 102] and body["flowerTarget"] == "eu"
     assert body["updatedAt"] == "2025-03-01T12:00:00Z"
     assert body["roundHistory"][1]["metrics"] == {"accuracy": 0.74, "loss": 0.8}
 

@@ -142,14 +142,18 @@ class PrivatePostgres:
         # `restart` of a stopped server starts it with the options it last ran with.
         self._pg_ctl("-w", "-l", str(self.data / "log"), "restart")
 
-    def sessions(self) -> dict[str, list[float]]:
-        """role -> wall-clock times of every session the server authorized for it."""
-        found: dict[str, list[float]] = {}
-        pattern = re.compile(r"^(\S+ \S+) UTC .*connection authorized: user=(\S+)")
+    def sessions(self) -> dict[str, list[tuple[float, str]]]:
+        """role -> (wall-clock time, application_name) of every session the server
+        authorized for it; the name says which part of a daemon opened it."""
+        found: dict[str, list[tuple[float, str]]] = {}
+        pattern = re.compile(
+            r"^(\S+ \S+) UTC .*connection authorized: user=(\S+)"
+            r"(?: .*application_name=(\S+))?"
+        )
         for line in (self.data / "log").read_text(errors="replace").splitlines():
             if match := pattern.match(line):
                 at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-                found.setdefault(match[2], []).append(at.timestamp())
+                found.setdefault(match[2], []).append((at.timestamp(), match[3] or "-"))
         return found
 
     def stop(self) -> None:
@@ -588,14 +592,17 @@ def connection_series(world: World, report: Report) -> None:
     report.add("| window | " + " | ".join(REPLICAS) + " | what happened |")
     report.add("|---|" + "---|" * len(REPLICAS) + "---|")
     steady: dict[str, list[float]] = {r: [] for r in REPLICAS}
+    opened_by: dict[str, Counter[str]] = {r: Counter() for r in REPLICAS}  # in steady windows
     for i in range(count):
         start, end = world.began + i * width, world.began + (i + 1) * width
         cells = []
         for r in REPLICAS:
-            rate = sum(start <= t < end for t in sessions.get(f"chaos_{r}", ())) * 60 / width
+            apps = [app for t, app in sessions.get(f"chaos_{r}", ()) if start <= t < end]
+            rate = len(apps) * 60 / width
             calm = _steady(world, r, start - width, end)
             if calm:
                 steady[r].append(rate)
+                opened_by[r].update(apps)
             cells.append(f"{rate:g}{'*' if calm else ''}" if r in world.started else "-")
         what = ", ".join(m.what for m in world.marks if start <= m.at < end)
         report.add(
@@ -604,6 +611,8 @@ def connection_series(world: World, report: Report) -> None:
     for r, rates in steady.items():
         verdict = _flat(rates)
         report.add(f"  {r}: steady windows {len(rates)}, per minute {rates}: {verdict}")
+        if opened_by[r]:
+            report.add(f"  {r}: opened in steady windows by {dict(opened_by[r])}")
         if verdict != "flat":
             report.breaches.append(f"connections of {r}: {verdict}")
 

@@ -17,7 +17,8 @@ SIGKILLed (the standby takes over, the old leader comes back as standby); the dr
 After each fault it measures the time to converge (see `converged`). At the end it reads the
 events, rounds and runs tables and Flower's ListRuns (`chaos_tally`), puts every broken
 promise under the scenario in whose time window it happened, prints the table and the new
-connections per minute of each daemon, and exits 1 when a promise is broken, 2 when the
+connections per minute of each daemon (and, over the whole run, against what its starts and
+the database restart explain), and exits 1 when a promise is broken, 2 when the
 deadline passed. Everything started is stopped on exit, Ctrl-C and SIGTERM included.
 """
 
@@ -47,6 +48,7 @@ import psycopg
 from reconciler.model import FederationKey
 from reconciler.runtime.local import LocalFlower, free_port
 from reconciler.store import Store, embedded
+from reconciler.store.db import POOL_SIZE
 from tests.reliability import chaos_tally
 from tests.reliability.harness import (
     PROGRESS_SECRET,
@@ -67,6 +69,12 @@ SUPERNODES = 3
 PG_DOWN = 5.0  # seconds PostgreSQL stays stopped
 REMOTE_DOWN_CYCLES = 5
 FLAT_LIMIT = 4.0  # new connections a minute in a steady window: the store pool's size
+# What may make a daemon connect at all (reconciler/store/db.py, leader.py): a start opens the
+# start-up check, the pool and the lock's session; a database restart kills the pool's and
+# the lock's, each replaced at most once. Steady windows are rare while kills come every
+# 10-30 s, so this bound covers the whole run, kills included.
+PER_START = POOL_SIZE + 2
+PER_DATABASE_RESTART = POOL_SIZE + 1
 IN_FLIGHT = frozenset({"Starting", "Running"})
 FINISHED = frozenset({"Completed", "Failed"})
 
@@ -615,6 +623,21 @@ def connection_series(world: World, report: Report) -> None:
             report.add(f"  {r}: opened in steady windows by {dict(opened_by[r])}")
         if verdict != "flat":
             report.breaches.append(f"connections of {r}: {verdict}")
+        opened, bound = len(sessions.get(f"chaos_{r}", ())), _session_bound(world, r)
+        report.add(
+            f"  {r}: sessions in all {opened} (at most {PER_START} per start and"
+            f" {PER_DATABASE_RESTART} per database restart: {bound})"
+        )
+        if opened > bound:
+            report.breaches.append(f"connections of {r}: {opened} sessions, bound {bound}")
+
+
+def _session_bound(world: World, daemon: str) -> int:
+    """The most sessions `daemon`'s starts and the database's restarts explain."""
+    mine = [m.what for m in world.marks if daemon in m.daemons]
+    return PER_START * mine.count(f"start {daemon}") + PER_DATABASE_RESTART * mine.count(
+        "postgres restart"
+    )
 
 
 def _steady(world: World, daemon: str, start: float, end: float) -> bool:

@@ -182,7 +182,7 @@ def open_store(args: argparse.Namespace, *, create: bool, announce: bool) -> Ite
     url, where = database_url(env, EMBEDDED_DATA_DIR, create=create)
     if announce:
         print(f"using {where}", file=sys.stderr)
-    with Store.connect(url, min_size=1, max_size=1) as store:
+    with Store.connect(url, min_size=1, application_name="thunderline-reconciler-cli") as store:
         yield store
 
 

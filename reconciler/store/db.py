@@ -4,6 +4,13 @@
 `progress`, `outbox`) run their SQL through `_tx()` (one transaction) or `_read()` (one
 autocommit connection), both of which translate psycopg errors into `store.errors`.
 `Store` (in `store.store`) is the class callers use.
+
+The pool has a fixed size and is full when `connect` returns: a pool that grew on demand
+opened its extra connections whenever two threads (the cycle, progress reports, the
+notifier) first met, which under load could be a minute or more after a start, and closed
+them again after ten idle minutes, so a daemon's new connections came and went with its
+load. A fixed pool opens every connection at start and afterwards only replaces one that
+died (or, once an hour, one past psycopg_pool's `max_lifetime`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ CONNECT_KWARGS: dict[str, Any] = {
     "keepalives_count": 2,
     "application_name": "thunderline-reconciler",
 }
+# The one connection `connect` opens outside the pool, named apart so an operator reading
+# pg_stat_activity or the server log can tell it from the pool's (and from the leader lock's).
+CHECK_APPLICATION_NAME = "thunderline-reconciler-check"
+POOL_SIZE = 4
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
@@ -59,21 +70,34 @@ class Database:
 
     @classmethod
     def connect(
-        cls, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0
+        cls,
+        url: str,
+        *,
+        min_size: int = POOL_SIZE,
+        max_size: int | None = None,
+        timeout: float = 5.0,
+        application_name: str | None = None,
     ) -> Self:
         """Open a pool; raise `StoreUnavailable` (naming host and port) if nobody answers.
 
-        `timeout` (seconds) bounds the first connection and every later wait for a free one.
+        The pool holds `min_size` connections from the start; `max_size` (default: the same,
+        a fixed pool) lets it grow beyond. `timeout` (seconds) bounds the opening of the
+        pool and every later wait for a free connection. `application_name` names the
+        pool's sessions on the server (default `thunderline-reconciler`).
         """
+        kwargs = dict(CONNECT_KWARGS)
+        if application_name is not None:
+            kwargs["application_name"] = application_name
         with translate(url):
             # One direct connection first: its error says why (refused, auth, unknown host),
             # where the pool would only report a timeout.
-            psycopg.connect(url, **CONNECT_KWARGS).close()
+            check = {**kwargs, "application_name": CHECK_APPLICATION_NAME}
+            psycopg.connect(url, **check).close()
             pool: ConnectionPool = ConnectionPool(
                 url,
-                kwargs=CONNECT_KWARGS,
+                kwargs=kwargs,
                 min_size=min_size,
-                max_size=max_size,
+                max_size=min_size if max_size is None else max_size,
                 timeout=timeout,
                 # An empty query on checkout of a connection that sat idle: after a server
                 # restart or a killed backend the next call gets a fresh connection instead

@@ -17,7 +17,8 @@ SIGKILLed (the standby takes over, the old leader comes back as standby); the dr
 After each fault it measures the time to converge (see `converged`). At the end it reads the
 events, rounds and runs tables and Flower's ListRuns (`chaos_tally`), puts every broken
 promise under the scenario in whose time window it happened, prints the table and the new
-connections per minute of each daemon, and exits 1 when a promise is broken, 2 when the
+connections per minute of each daemon (and, over the whole run, against what its starts and
+the database restart explain), and exits 1 when a promise is broken, 2 when the
 deadline passed. Everything started is stopped on exit, Ctrl-C and SIGTERM included.
 """
 
@@ -47,6 +48,7 @@ import psycopg
 from reconciler.model import FederationKey
 from reconciler.runtime.local import LocalFlower, free_port
 from reconciler.store import Store, embedded
+from reconciler.store.db import POOL_SIZE
 from tests.reliability import chaos_tally
 from tests.reliability.harness import (
     PROGRESS_SECRET,
@@ -67,6 +69,12 @@ SUPERNODES = 3
 PG_DOWN = 5.0  # seconds PostgreSQL stays stopped
 REMOTE_DOWN_CYCLES = 5
 FLAT_LIMIT = 4.0  # new connections a minute in a steady window: the store pool's size
+# What may make a daemon connect at all (reconciler/store/db.py, leader.py): a start opens the
+# start-up check, the pool and the lock's session; a database restart kills the pool's and
+# the lock's, each replaced at most once. Steady windows are rare while kills come every
+# 10-30 s, so this bound covers the whole run, kills included.
+PER_START = POOL_SIZE + 2
+PER_DATABASE_RESTART = POOL_SIZE + 1
 IN_FLIGHT = frozenset({"Starting", "Running"})
 FINISHED = frozenset({"Completed", "Failed"})
 
@@ -142,14 +150,18 @@ class PrivatePostgres:
         # `restart` of a stopped server starts it with the options it last ran with.
         self._pg_ctl("-w", "-l", str(self.data / "log"), "restart")
 
-    def sessions(self) -> dict[str, list[float]]:
-        """role -> wall-clock times of every session the server authorized for it."""
-        found: dict[str, list[float]] = {}
-        pattern = re.compile(r"^(\S+ \S+) UTC .*connection authorized: user=(\S+)")
+    def sessions(self) -> dict[str, list[tuple[float, str]]]:
+        """role -> (wall-clock time, application_name) of every session the server
+        authorized for it; the name says which part of a daemon opened it."""
+        found: dict[str, list[tuple[float, str]]] = {}
+        pattern = re.compile(
+            r"^(\S+ \S+) UTC .*connection authorized: user=(\S+)"
+            r"(?: .*application_name=(\S+))?"
+        )
         for line in (self.data / "log").read_text(errors="replace").splitlines():
             if match := pattern.match(line):
                 at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-                found.setdefault(match[2], []).append(at.timestamp())
+                found.setdefault(match[2], []).append((at.timestamp(), match[3] or "-"))
         return found
 
     def stop(self) -> None:
@@ -588,14 +600,17 @@ def connection_series(world: World, report: Report) -> None:
     report.add("| window | " + " | ".join(REPLICAS) + " | what happened |")
     report.add("|---|" + "---|" * len(REPLICAS) + "---|")
     steady: dict[str, list[float]] = {r: [] for r in REPLICAS}
+    opened_by: dict[str, Counter[str]] = {r: Counter() for r in REPLICAS}  # in steady windows
     for i in range(count):
         start, end = world.began + i * width, world.began + (i + 1) * width
         cells = []
         for r in REPLICAS:
-            rate = sum(start <= t < end for t in sessions.get(f"chaos_{r}", ())) * 60 / width
+            apps = [app for t, app in sessions.get(f"chaos_{r}", ()) if start <= t < end]
+            rate = len(apps) * 60 / width
             calm = _steady(world, r, start - width, end)
             if calm:
                 steady[r].append(rate)
+                opened_by[r].update(apps)
             cells.append(f"{rate:g}{'*' if calm else ''}" if r in world.started else "-")
         what = ", ".join(m.what for m in world.marks if start <= m.at < end)
         report.add(
@@ -604,8 +619,25 @@ def connection_series(world: World, report: Report) -> None:
     for r, rates in steady.items():
         verdict = _flat(rates)
         report.add(f"  {r}: steady windows {len(rates)}, per minute {rates}: {verdict}")
+        if opened_by[r]:
+            report.add(f"  {r}: opened in steady windows by {dict(opened_by[r])}")
         if verdict != "flat":
             report.breaches.append(f"connections of {r}: {verdict}")
+        opened, bound = len(sessions.get(f"chaos_{r}", ())), _session_bound(world, r)
+        report.add(
+            f"  {r}: sessions in all {opened} (at most {PER_START} per start and"
+            f" {PER_DATABASE_RESTART} per database restart: {bound})"
+        )
+        if opened > bound:
+            report.breaches.append(f"connections of {r}: {opened} sessions, bound {bound}")
+
+
+def _session_bound(world: World, daemon: str) -> int:
+    """The most sessions `daemon`'s starts and the database's restarts explain."""
+    mine = [m.what for m in world.marks if daemon in m.daemons]
+    return PER_START * mine.count(f"start {daemon}") + PER_DATABASE_RESTART * mine.count(
+        "postgres restart"
+    )
 
 
 def _steady(world: World, daemon: str, start: float, end: float) -> bool:

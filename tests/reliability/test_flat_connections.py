@@ -8,6 +8,12 @@ lived a millisecond), the lock's own count of connection attempts, and the lock'
 `pg_stat_activity` (same pid, same backend_start throughout). The outage refuses new
 connections to this test's database only (`ALLOW_CONNECTIONS false`, its sessions
 terminated), so other tests on the shared server are not disturbed.
+
+A leader under load: threads using the store at once, as the cycle, progress reports and the
+notifier do. A pool that grew on demand opened connections whenever they first met, minutes
+after a start under load (the chaos run's "12 a minute" in steady windows); the fixed pool
+opens them all at start, and after its sessions are killed (what a server restart does to
+clients) replaces each once, then opens none.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import pytest
 
 from reconciler.daemon.service import Daemon
 from reconciler.settings import Backoff, LeaderSettings
-from reconciler.store import LeaderLock
+from reconciler.store import LeaderLock, Store, StoreError
+from reconciler.store.db import CONNECT_KWARGS, POOL_SIZE
 from tests.conftest import ADMIN_URL
 from tests.daemon.conftest import World, make_world
 
@@ -69,24 +76,36 @@ def lock_sessions(conn: psycopg.Connection[tuple[Any, ...]], app: str) -> list[t
     ).fetchall()
 
 
+def sessions_named(conn: psycopg.Connection[tuple[Any, ...]], db: str, app: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+        (db, app),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def count_windows(
-    conn: psycopg.Connection[tuple[Any, ...]], db: str, daemon: Daemon, lock: LeaderLock
+    conn: psycopg.Connection[tuple[Any, ...]],
+    db: str,
+    daemon: Daemon,
+    lock: LeaderLock,
+    windows: int = WINDOWS,
 ) -> list[Window]:
-    """WINDOWS windows of WINDOW seconds: what started in each, threads at each end."""
+    """`windows` windows of WINDOW seconds: what started in each, threads at each end."""
 
     def counts() -> tuple[int, int, int]:
         return server_sessions(conn, db), lock.connects, daemon.election.attempts
 
-    windows, last = [], counts()
-    for _ in range(WINDOWS):
+    found, last = [], counts()
+    for _ in range(windows):
         time.sleep(WINDOW)
         now = counts()
-        windows.append(
+        found.append(
             Window(*(n - b for n, b in zip(now, last, strict=True)), threading.active_count())
         )
         last = now
-    print(f"\n{daemon.role}: {windows}")
-    return windows
+    print(f"\n{daemon.role}: {found}")
+    return found
 
 
 def idle(daemon: Daemon) -> bool:
@@ -112,6 +131,33 @@ def requests_every(seconds: float, daemon: Daemon) -> Iterator[None]:
     finally:
         done.set()
         asker.join()
+
+
+@contextmanager
+def store_load(store: Store, threads: int = 6) -> Iterator[list[int]]:
+    """`threads` threads reading through `store` without pause, as a busy daemon's cycle,
+    progress reports and notifier do at once; yields [reads, store errors] so far."""
+    done, tally = threading.Event(), [0, 0]
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                store.load_recorded()
+                store.events(limit=20)
+                tally[0] += 1
+            except StoreError:  # a session killed under it: the next read gets a new one
+                tally[1] += 1
+                time.sleep(0.05)
+
+    readers = [threading.Thread(target=read, name=f"test-load-{i}") for i in range(threads)]
+    for reader in readers:
+        reader.start()
+    try:
+        yield tally
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
 
 
 @pytest.fixture
@@ -208,3 +254,33 @@ def test_a_leader_backs_off_while_its_database_refuses_connections(
         print(f"leads again {back:.2f} s after the database accepted connections")
         world.cycle()
         assert len(lock_sessions(conn, "tl-test-leader")) == 1
+
+
+def test_a_leader_under_load_and_after_its_sessions_died_opens_no_connection(
+    tmp_path: Path, pg_url: str, stopping: list[World]
+) -> None:
+    db = pg_url.rsplit("/", 1)[1]
+    lock = LeaderLock(pg_url, application_name="tl-test-busy-leader")
+    world = make_world(tmp_path, pg_url, interval=0.5, leader=lock, leader_settings=POLL)
+    stopping.append(world)
+    world.cycle()
+    pool_name = CONNECT_KWARGS["application_name"]
+    with admin() as conn, requests_every(0.1, world.daemon), store_load(world.store) as tally:
+        loaded = count_windows(conn, db, world.daemon, lock)
+        assert sessions_named(conn, db, pool_name) == POOL_SIZE
+        # What a server restart does to clients: every pooled session ends at once.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = %s",
+            (db, pool_name),
+        )
+        after = count_windows(conn, db, world.daemon, lock, windows=1 + WINDOWS)
+        print(f"reads {tally[0]}, store errors after the kill {tally[1]}")
+        assert sessions_named(conn, db, pool_name) == POOL_SIZE
+    assert tally[0] > 100 and world.daemon.role == "leader"
+    # A pool growing on demand opened its extra connections here, with the load.
+    assert [w.sessions for w in loaded] == [0] * WINDOWS
+    assert 1 <= after[0].sessions <= POOL_SIZE  # each killed session replaced once
+    assert [w.sessions for w in after[1:]] == [0] * WINDOWS
+    assert sum(w.connects for w in loaded + after) == 0  # the lock kept its session
+    assert after[-1].threads <= loaded[0].threads

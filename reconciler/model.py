@@ -18,6 +18,8 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
+from reconciler.selector import Selector, selector_of
+
 API_VERSION = "thunderline.okocorp/v1"
 KIND = "FederationSpec"
 
@@ -191,6 +193,11 @@ class FederationSpec:
     @cached_property
     def priority(self) -> int:
         return int(self.spec.get("priority", 0))
+
+    @cached_property
+    def selector(self) -> Selector:
+        """spec.clientSelector: which SuperNodes may take part."""
+        return selector_of(self.spec)
 
     @cached_property
     def min_available(self) -> int:

@@ -22,6 +22,7 @@ from reconciler.model import DesiredState, FederationKey, RecordedFederation, Ru
 from reconciler.plan import ActionKind, Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.logprogress import LogFollower
+from reconciler.selector import NodeLabels
 from reconciler.source import GitSource, SourceError
 from reconciler.store import Store, StoreError
 from reconciler.telemetry.names import RECONCILE
@@ -43,6 +44,7 @@ class CycleOutcome:
     source_error: str = ""  # the fetch failed; desired state is the last good one
     runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
     nodes_online: int | None = None  # SuperNodes the runtime lists online (None: not known)
+    node_labels: NodeLabels | None = None  # which are online, their labels (for selectors)
     store_error: str = ""  # the cycle stopped: nothing was acted on
     store_write_error: str = ""  # a write that does not stop the cycle failed (run statuses,
     # the cycle record, the report's read): retried next cycle
@@ -71,6 +73,10 @@ _PlanInputs = tuple[
     dict[FederationKey, RecordedFederation],
     Mapping[FederationKey, RunObservation] | None,
 ]
+
+
+# What else a plan depends on: the prune guard's held stops, SuperNodes online, their labels.
+_PlanTerms = tuple[frozenset[FederationKey], int | None, NodeLabels | None]
 
 
 def _same_inputs(before: _PlanInputs, now: _PlanInputs) -> bool:
@@ -129,9 +135,7 @@ class Reconciler:
         self.report = report
         self.desired = DesiredCache(options.policy)
         # The last plan: its inputs, its other terms (prune-held keys, SuperNodes online).
-        self._last_plan: (
-            tuple[_PlanInputs, tuple[frozenset[FederationKey], int | None], Plan] | None
-        ) = None
+        self._last_plan: tuple[_PlanInputs, _PlanTerms, Plan] | None = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         # (revision, --prune-confirm) -> how the deletions there were confirmed, or None
         self._confirmed: tuple[tuple[str, str | None], str | None] | None = None
@@ -177,7 +181,7 @@ class Reconciler:
         except StoreError as exc:
             outcome.store_error = f"recorded state unavailable: {exc}"
             return
-        planned = self._plan(desired, recorded, observed, outcome.nodes_online)
+        planned = self._plan(desired, recorded, observed, outcome)
         outcome.plan = self._guarded(planned, desired, recorded, observed)
         outcome.results = self.applier.apply(outcome.plan, recorded)
 
@@ -186,11 +190,12 @@ class Reconciler:
         desired: DesiredState,
         recorded: dict[FederationKey, RecordedFederation],
         observed: Mapping[FederationKey, RunObservation] | None,
-        nodes_online: int | None,
+        outcome: CycleOutcome,
     ) -> Plan:
         """`plan()`, or the last plan when its inputs are unchanged: the planner is pure, and
         the store and desired-state cache hand back the very same objects when nothing moved."""
-        last, terms = self._last_plan, (self._prune_held, nodes_online)
+        nodes_online, node_labels = outcome.nodes_online, outcome.node_labels
+        last, terms = self._last_plan, (self._prune_held, nodes_online, node_labels)
         if (
             last is not None
             and last[1] == terms
@@ -205,6 +210,7 @@ class Reconciler:
             memo=self._plan_memo,
             prune_held=self._prune_held,
             nodes_online=nodes_online,
+            node_labels=node_labels,
         )
         self._last_plan = ((desired, recorded, observed), terms, result)
         return result
@@ -320,16 +326,32 @@ class Reconciler:
             outcome.runtime_error = f"Flower runtime unavailable: {exc}"
             return None
         self._record_run_statuses(observations, outcome)
-        outcome.nodes_online = self._nodes_online()
+        online = self._nodes_online()
+        outcome.nodes_online = None if online is None else len(online)
+        outcome.node_labels = self._node_labels(online, outcome.desired)
         return latest_runs(observations)
 
-    def _nodes_online(self) -> int | None:
-        """How many SuperNodes are online, for admission; None when they cannot be listed
-        (then no start waits for nodes: a listing failure must not hold everything back)."""
+    def _nodes_online(self) -> tuple[int, ...] | None:
+        """The SuperNodes online, for admission; None when they cannot be listed (then no
+        start waits for nodes: a listing failure must not hold everything back)."""
         try:
-            return sum(1 for node in self.runtime.nodes() if node.online)
+            return tuple(sorted(node.node_id for node in self.runtime.nodes() if node.online))
         except RuntimeFailure as exc:
             log.info("SuperNodes not listed this cycle: %s", exc)
+            return None
+
+    def _node_labels(
+        self, online: tuple[int, ...] | None, desired: DesiredState | None
+    ) -> NodeLabels | None:
+        """The labels runs reported for nodes, read only while some spec has a selector;
+        None (every online node counts) when not needed or not readable."""
+        specs = desired.specs.values() if desired is not None else ()
+        if online is None or not any(spec.selector.restricts for spec in specs):
+            return None
+        try:
+            return NodeLabels(online, self.store.node_labels())
+        except StoreError as exc:
+            log.info("node labels not read this cycle: %s", exc)
             return None
 
     def _record_run_statuses(

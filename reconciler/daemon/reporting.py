@@ -37,6 +37,7 @@ from reconciler.report import (
     StatusWriter,
 )
 from reconciler.report.render import CachedRenderer
+from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
 from reconciler.store.reports import ReportParts
 
@@ -98,9 +99,10 @@ class StatusReporter:
         if self._most_needed is None or self._most_needed[0] is not specs:
             most = max((s.min_available for s in specs.values()), default=0)
             self._most_needed = (specs, most)
-        if online >= self._most_needed[1]:
+        labels = outcome.node_labels
+        if online >= self._most_needed[1] and labels is None:
             return {}  # the usual case: no loop over every federation
-        return short_of_nodes(online, specs, recorded)
+        return short_of_nodes(online, specs, recorded, labels)
 
     def __call__(self, outcome: CycleOutcome) -> None:
         try:
@@ -269,16 +271,24 @@ def short_of_nodes(
     online: int,
     specs: Mapping[FederationKey, FederationSpec],
     recorded: Mapping[FederationKey, RecordedFederation],
+    labels: NodeLabels | None = None,
 ) -> dict[FederationKey, Findings]:
-    """Running federations that need more SuperNodes than are online: said before their
-    round times out. The spec's minAvailable comes from the desired spec (cached on it)."""
+    """Running federations that need more SuperNodes than are online (or online and matching
+    their clientSelector): said before their round times out. The spec's minAvailable comes
+    from the desired spec (cached on it)."""
     found: dict[FederationKey, Findings] = {}
     for key, record in recorded.items():
         spec = specs.get(key) if record.phase.run_under_way else None
-        if spec is not None and spec.min_available > online:
+        if spec is None:
+            continue
+        selector, usable = spec.selector, online
+        if labels is not None and selector.restricts:
+            usable = labels.eligible(selector, key.tenant)
+        if spec.min_available > usable:
+            matching = f" and match {selector.describe()}" if selector.restricts else ""
             found[key] = Findings(
-                nodes_short=f"{online} of {spec.min_available} SuperNodes needed are online "
-                "(strategy.params.minAvailable): its rounds wait, then time out"
+                nodes_short=f"{usable} of {spec.min_available} SuperNodes needed are online"
+                f"{matching} (strategy.params.minAvailable): its rounds wait, then time out"
             )
     return found
 

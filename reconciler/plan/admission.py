@@ -7,6 +7,10 @@ and as `queued` when it would take its tenant past the tenant's limit (the tenan
 maxConcurrent, else the daemon's `--max-running-per-tenant`) or the daemon past its limit
 for the SuperLink (`--max-running`). Starting, Running and Paused federations hold a slot.
 
+A start whose `clientSelector` restricts the nodes counts only the online SuperNodes it may
+use (`selector.NodeLabels`: a node whose labels its tenant's runs have not reported yet
+counts); when none of them match, its reason says so (`NO_ELIGIBLE`) and names the selector.
+
 The queue order: higher `spec.priority` first; within one priority the tenants take turns
 (every tenant's first waiting federation before any tenant's second), and within a tenant
 the federation that has waited longest (Pending since the earliest time; new ones last, by
@@ -22,10 +26,12 @@ from datetime import UTC, datetime
 
 from reconciler.model import FederationKey, Phase, RecordedFederation
 from reconciler.plan.model import Action, ActionKind
+from reconciler.selector import NodeLabels
 from reconciler.specs.policy import Policy
 
 # Phases that hold a slot (a paused run keeps its place, as it resumes where it was).
 HOLDS_A_SLOT = frozenset((Phase.STARTING, Phase.RUNNING, Phase.PAUSED))
+NO_ELIGIBLE = "no eligible SuperNodes"  # how the reason of a selector matching none begins
 _NEVER = datetime.max.replace(
     tzinfo=UTC
 )  # a federation not recorded yet queues behind every recorded one
@@ -60,29 +66,47 @@ def admit(
     recorded: Mapping[FederationKey, RecordedFederation],
     limits: Limits,
     nodes_online: int | None,
+    labels: NodeLabels | None = None,
 ) -> None:
     """Turn the starts that cannot go now into `waiting` or `queued`. In place.
 
     `nodes_online` is None when the runtime could not list its SuperNodes: then no start
-    waits for nodes (the limits still hold)."""
+    waits for nodes (the limits still hold). `labels`: which nodes are online and what their
+    labels are, for starts with a clientSelector (None: every online node counts)."""
     starts = [i for i, a in enumerate(actions) if a.kind is ActionKind.START]
     if not starts or (nodes_online is None and not limits.limited):
         return
     if nodes_online is not None:
-        starts = [i for i in starts if not _waits_for_nodes(actions, i, nodes_online)]
+        starts = [i for i in starts if not _waits_for_nodes(actions, i, nodes_online, labels)]
     if limits.limited:
         _queue(actions, starts, recorded, limits)
 
 
-def _waits_for_nodes(actions: list[Action], i: int, online: int) -> bool:
+def _waits_for_nodes(actions: list[Action], i: int, online: int, labels: NodeLabels | None) -> bool:
     action = actions[i]
-    needed = action.spec.min_available if action.spec is not None else 0
-    if online >= needed:
+    if action.spec is None:
         return False
-    reason = (
-        f"waiting for SuperNodes: {online} of {needed} needed online "
-        f"(strategy.params.minAvailable); starts when they connect"
-    )
+    needed, selector = action.spec.min_available, action.spec.selector
+    usable = online
+    if labels is not None and selector.restricts:
+        usable = labels.eligible(selector, action.key.tenant)
+    if usable >= needed:
+        return False
+    if not selector.restricts:
+        reason = (
+            f"waiting for SuperNodes: {online} of {needed} needed online "
+            f"(strategy.params.minAvailable); starts when they connect"
+        )
+    elif usable == 0:
+        reason = (
+            f"{NO_ELIGIBLE}: none of the {online} online match {selector.describe()} "
+            f"({needed} needed, strategy.params.minAvailable); starts when matching ones connect"
+        )
+    else:
+        reason = (
+            f"waiting for SuperNodes: {usable} of {needed} needed online and matching "
+            f"{selector.describe()} (strategy.params.minAvailable); starts when they connect"
+        )
     actions[i] = Action(ActionKind.WAITING, action.key, reason, spec=action.spec)
     return True
 

@@ -23,6 +23,7 @@ from reconciler.model import (
 from reconciler.plan import fields
 from reconciler.plan.admission import Limits, admit
 from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
+from reconciler.selector import NodeLabels
 from reconciler.specs.policy import DEFAULT_POLICY, Policy
 
 
@@ -71,6 +72,7 @@ def plan(
     prune_confirmed: bool = False,
     prune_held: Collection[FederationKey] = (),
     nodes_online: int | None = None,
+    node_labels: NodeLabels | None = None,
 ) -> Plan:
     """Decide what to do for every federation that is desired, recorded, or both.
 
@@ -83,6 +85,7 @@ def plan(
     passes them on from cycle to cycle): held on until confirmed or their file is back.
     `nodes_online`: SuperNodes the runtime lists as online (None: not known); a start that
     needs more waits (plan/admission.py, with the concurrency limits and the queue).
+    `node_labels`: which of them a start's clientSelector may use (None: all of them).
     """
     problems_by_key = _problems_by_key(desired, recorded)
     decide = memo.decider(observed is not None, options) if memo else _decide
@@ -101,7 +104,7 @@ def plan(
             actions.append(action)
     if options.prune and not prune_confirmed:
         _guard_prune(actions, recorded, options, prune_held)
-    admit(actions, recorded, options.limits, nodes_online)
+    admit(actions, recorded, options.limits, nodes_online, node_labels)
     known = (
         set(desired.claimed) | {r.path for r in recorded.values()} if desired.problems else set()
     )

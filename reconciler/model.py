@@ -197,7 +197,7 @@ class FederationSpec:
     @cached_property
     def selector(self) -> Selector:
         """spec.clientSelector: which SuperNodes may take part."""
-        return selector_of(self.spec)
+        return selector_of(self.spec, self.key.tenant)
 
     @cached_property
     def min_available(self) -> int:

@@ -2,11 +2,12 @@
 
 A SuperNode's labels are two keys of its Flower node config (`--node-config`): `tags`
 (comma-separated, e.g. `tags="gpu,eu"`) and `tenant` (the tenant the node is dedicated to).
-A selector with `tags` takes only nodes carrying every one of them; a selector with `tenant`
-takes only nodes labelled with that tenant. A spec without either takes every node, as
-Flower does. Labels are visible only from inside a run (a ClientApp reads its node config),
-so the ServerApp asks the nodes, samples only matching ones, and reports what it saw; the
-daemon's admission counts a node whose labels it has not heard of yet as eligible.
+A federation uses the nodes of its tenant (`clientSelector.tenant`, which may only be the
+spec's own, the default) and unlabelled, shared nodes: never a node dedicated to another
+tenant. With `tags`, only nodes carrying every one of them. Labels are visible only from
+inside a run (a ClientApp reads its node config), so the ServerApp asks the nodes, samples
+only matching ones, and reports what it saw; the daemon's admission counts a node whose
+labels it has not heard of yet as eligible.
 
 Pure, no Flower import: used by the planner's admission, the ServerApp, and the SDK.
 """
@@ -35,7 +36,8 @@ def node_tags(labels: Labels) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Selector:
-    """A spec's clientSelector: `tenant` None and no `tags` takes every node."""
+    """Which nodes a federation may use: `tenant` None (a run outside the reconciler) and
+    no `tags` takes every node."""
 
     tags: frozenset[str] = frozenset()
     tenant: str | None = None
@@ -46,7 +48,8 @@ class Selector:
         return bool(self.tags) or self.tenant is not None
 
     def matches(self, labels: Labels) -> bool:
-        if self.tenant is not None and labels.get("tenant", "") != self.tenant:
+        dedicated = labels.get("tenant", "")
+        if self.tenant is not None and dedicated and dedicated != self.tenant:
             return False
         return self.tags <= node_tags(labels)
 
@@ -57,15 +60,14 @@ class Selector:
         return f"clientSelector {', '.join(parts)}" if parts else "no clientSelector"
 
 
-def selector_of(spec: Mapping[str, Any]) -> Selector:
-    """The selector of a spec body (`document["spec"]`)."""
+def selector_of(spec: Mapping[str, Any], tenant: str | None) -> Selector:
+    """The selector of a spec body (`document["spec"]`) of `tenant`'s federation."""
     body = spec.get("clientSelector")
-    if not isinstance(body, Mapping):
-        return Selector()
-    tenant = body.get("tenant")
+    body = body if isinstance(body, Mapping) else {}
+    chosen = body.get("tenant") or tenant
     return Selector(
         tags=frozenset(str(t) for t in body.get("tags", ()) or ()),
-        tenant=str(tenant) if tenant else None,
+        tenant=str(chosen) if chosen else None,
     )
 
 
@@ -80,7 +82,7 @@ class NodeLabels:
     def eligible(self, selector: Selector, tenant: str) -> int:
         """How many online nodes `selector` may use; a node whose labels the tenant's runs
         have not reported yet counts (a run learns them when it asks)."""
-        if not selector.restricts:
+        known = self.by_tenant.get(tenant)
+        if not (selector.restricts and known):
             return len(self.online)
-        known = self.by_tenant.get(tenant, {})
         return sum(1 for n in self.online if n not in known or selector.matches(known[n]))

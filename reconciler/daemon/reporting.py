@@ -285,7 +285,7 @@ def short_of_nodes(
         if labels is not None and selector.restricts:
             usable = labels.eligible(selector, key.tenant)
         if spec.min_available > usable:
-            matching = f" and match {selector.describe()}" if selector.restricts else ""
+            matching = f" and match {selector.describe()}" if usable < online else ""
             found[key] = Findings(
                 nodes_short=f"{usable} of {spec.min_available} SuperNodes needed are online"
                 f"{matching} (strategy.params.minAvailable): its rounds wait, then time out"

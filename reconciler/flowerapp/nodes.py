@@ -53,6 +53,7 @@ class NodeBook:
     selector: Selector
     learned: Callable[[Mapping[int, Labels]], None] = lambda found: None
     labels: dict[int, dict[str, str]] = field(default_factory=dict)
+    answer_seconds: float = LABELS_SECONDS  # how long a node has to answer (its query's TTL)
 
     @classmethod
     def anything(cls) -> NodeBook:
@@ -68,11 +69,13 @@ class NodeBook:
         queries = [
             Message(RecordDict(), dst_node_id=node, message_type=LABELS_QUERY) for node in new
         ]
-        deadline = time.monotonic() + LABELS_SECONDS
+        # Who does not answer within its query's TTL has no labels: a restricting selector
+        # skips it (and it is not asked again in this run).
+        deadline = time.monotonic() + 2 * self.answer_seconds
         try:
-            replies = exchange(grid, queries, deadline=deadline).messages
+            replies = exchange(grid, queries, deadline=deadline, ttl=self.answer_seconds).messages
         except RoundOverrun:
-            replies = []  # who did not answer has no labels: a restricting selector skips it
+            replies = []
         found: dict[int, dict[str, str]] = {node: {} for node in new}
         for reply in replies:
             if not reply.has_error() and LABELS_RECORD in reply.content.config_records:

@@ -117,9 +117,9 @@ class Control:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def spec_terms(spec: Mapping[str, Any]) -> dict[str, Any]:
+def spec_terms(spec: Mapping[str, Any], tenant: str) -> dict[str, Any]:
     """The Control fields that carry a spec body's lease and clientSelector."""
-    lease, selector = lease_of(spec), selector_of(spec)
+    lease, selector = lease_of(spec), selector_of(spec, tenant)
     return {
         "ttl_seconds": lease.ttl_seconds,
         "max_tokens": lease.max_tokens,
@@ -170,7 +170,7 @@ def parse_plan(document: Mapping[str, Any]) -> Plan:
     problems = plan_problems(document)
     if problems:
         raise AppConfigError("; ".join(problems))
-    return _build_plan(_section(document, "spec"))
+    return _build_plan(_section(document, "spec"), _tenant(document))
 
 
 def plan_problems(document: Mapping[str, Any]) -> list[str]:
@@ -202,7 +202,7 @@ def plan_problems(document: Mapping[str, Any]) -> list[str]:
     if problems:
         return problems
     try:
-        plan = _build_plan(spec)
+        plan = _build_plan(spec, _tenant(document))
     except (TypeError, ValueError, KeyError) as exc:
         return [f"spec has a field of the wrong type or shape: {type(exc).__name__}: {exc}"]
     if plan.rounds_total < 1:
@@ -219,7 +219,12 @@ def _pointer(body: Mapping[str, Any]) -> Pointer:
     return Pointer(str(body["uri"]), body.get("sha256") or None)
 
 
-def _build_plan(spec: Mapping[str, Any]) -> Plan:
+def _tenant(document: Mapping[str, Any]) -> str | None:
+    tenant = _section(document, "metadata").get("tenant")
+    return str(tenant) if tenant else None
+
+
+def _build_plan(spec: Mapping[str, Any], tenant: str | None) -> Plan:
     strategy = _section(spec, "strategy")
     params = _section(strategy, "params")
     rounds = _section(spec, "rounds")
@@ -243,7 +248,7 @@ def _build_plan(spec: Mapping[str, Any]) -> Plan:
         shards=tuple(_shard(s) for s in data.get("shards", ())),
         schema=str(data.get("schema", "npz")),
         evaluation=_pointer(evaluation) if evaluation.get("uri") else None,
-        selector=selector_of(spec),
+        selector=selector_of(spec, tenant),
         lease=lease_of(spec),
         dp=_dp(_section(_section(spec, "privacy"), "dp"), total),
         seed=int(spec.get("seed", 0)),

@@ -7,9 +7,10 @@ and as `queued` when it would take its tenant past the tenant's limit (the tenan
 maxConcurrent, else the daemon's `--max-running-per-tenant`) or the daemon past its limit
 for the SuperLink (`--max-running`). Starting, Running and Paused federations hold a slot.
 
-A start whose `clientSelector` restricts the nodes counts only the online SuperNodes it may
-use (`selector.NodeLabels`: a node whose labels its tenant's runs have not reported yet
-counts); when none of them match, its reason says so (`NO_ELIGIBLE`) and names the selector.
+A start counts only the online SuperNodes its `clientSelector` lets it use (tags; no node
+dedicated to another tenant): `selector.NodeLabels`, where a node whose labels its tenant's
+runs have not reported yet counts. When none match, its reason says so (`NO_ELIGIBLE`) and
+names the selector.
 
 The queue order: higher `spec.priority` first; within one priority the tenants take turns
 (every tenant's first waiting federation before any tenant's second), and within a tenant
@@ -92,7 +93,7 @@ def _waits_for_nodes(actions: list[Action], i: int, online: int, labels: NodeLab
         usable = labels.eligible(selector, action.key.tenant)
     if usable >= needed:
         return False
-    if not selector.restricts:
+    if usable == online:
         reason = (
             f"waiting for SuperNodes: {online} of {needed} needed online "
             f"(strategy.params.minAvailable); starts when they connect"

@@ -84,7 +84,7 @@ def control_for(req: RunRequest) -> Control:
         resume_from=Pointer(resume.uri, resume.sha256) if resume else None,
         traceparent=req.traceparent,
         strategies=req.strategies,
-        **spec_terms(_spec_body(req.document)),
+        **spec_terms(_spec_body(req.document), req.key.tenant),
     )
 
 

@@ -54,7 +54,7 @@ def lost_nodes(replies: Iterable[Message]) -> list[int]:
 
 
 # Flower's answers for a task whose TTL ran out before its reply came.
-_EXPIRED = (ErrorCode.MESSAGE_UNAVAILABLE, ErrorCode.REPLY_MESSAGE_UNAVAILABLE)
+EXPIRED = (ErrorCode.MESSAGE_UNAVAILABLE, ErrorCode.REPLY_MESSAGE_UNAVAILABLE)
 
 
 def online_nodes(grid: Grid) -> list[int]:
@@ -129,7 +129,7 @@ def judge(replies: Replies, lease: Lease) -> tuple[list[Message], dict[int, str]
     kept = []
     for reply in replies.messages:
         node = reply.metadata.src_node_id
-        if reply.has_error() and reply.error.code in _EXPIRED:
+        if reply.has_error() and reply.error.code in EXPIRED:
             # Flower answers for an expired task from the SuperLink, not from the node.
             dropped[replies.nodes.get(reply.metadata.reply_to_message_id, node)] = LEASE_TTL
         elif not reply.has_error() and (why := lease.verdict(processed(reply))):

@@ -4,8 +4,8 @@ the nodes a clientSelector allows.
 A ServerApp cannot see a SuperNode's node config; its ClientApp can. `NodeBook.learn` sends
 one `query.thunderline_labels` task to each online node it has not asked yet, and the
 ClientApp answers with its labels (`labels_reply`: only the keys in `selector.LABEL_KEYS`).
-A node that does not answer in time, or whose app has no such handler, has no labels, so a
-restricting selector leaves it out. `Selected` wraps the run's Grid: its `get_node_ids` (what
+A node that does not answer in time is left out; one whose app has no such handler (an
+error reply) counts as unlabelled, a shared node. `Selected` wraps the run's Grid: its `get_node_ids` (what
 Flower's strategies sample from) asks nodes new to the run first and lists only allowed
 ones, so a strategy never picks another and waits for enough matching nodes. Used by the
 built-in ServerApp and by the SDK's `ControlledStrategy`; the built-in ClientApp registers
@@ -23,7 +23,7 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
-from reconciler.flowerapp.exchange import RoundOverrun, exchange
+from reconciler.flowerapp.exchange import EXPIRED, Replies, RoundOverrun, exchange
 from reconciler.selector import Labels, Selector, node_labels
 
 LABELS_ACTION = "thunderline_labels"
@@ -52,7 +52,7 @@ class NodeBook:
 
     selector: Selector
     learned: Callable[[Mapping[int, Labels]], None] = lambda found: None
-    labels: dict[int, dict[str, str]] = field(default_factory=dict)
+    labels: dict[int, dict[str, str] | None] = field(default_factory=dict)  # None: silent
     answer_seconds: float = LABELS_SECONDS  # how long a node has to answer (its query's TTL)
 
     @classmethod
@@ -62,34 +62,43 @@ class NodeBook:
 
     def learn(self, grid: Grid, nodes: Iterable[int]) -> None:
         """Ask the nodes not asked yet (only when the selector restricts: otherwise every
-        node is allowed and none is asked)."""
+        node is allowed and none is asked). A node that does not answer within its query's
+        TTL is left out for the rest of the run (it may be dedicated to another tenant);
+        one whose ClientApp has no labels handler (an error reply) counts as unlabelled."""
         new = sorted(set(nodes) - set(self.labels)) if self.selector.restricts else []
         if not new:
             return
         queries = [
             Message(RecordDict(), dst_node_id=node, message_type=LABELS_QUERY) for node in new
         ]
-        # Who does not answer within its query's TTL has no labels: a restricting selector
-        # skips it (and it is not asked again in this run).
         deadline = time.monotonic() + 2 * self.answer_seconds
         try:
-            replies = exchange(grid, queries, deadline=deadline, ttl=self.answer_seconds).messages
+            replies = exchange(grid, queries, deadline=deadline, ttl=self.answer_seconds)
         except RoundOverrun:
-            replies = []
-        found: dict[int, dict[str, str]] = {node: {} for node in new}
-        for reply in replies:
-            if not reply.has_error() and LABELS_RECORD in reply.content.config_records:
-                record = reply.content.config_records[LABELS_RECORD]
-                found[reply.metadata.src_node_id] = node_labels(dict(record))
-        self.labels.update(found)
-        self.learned(dict(found))
+            replies = Replies()
+        found: dict[int, dict[str, str]] = {}
+        for reply in replies.messages:
+            node = replies.nodes.get(reply.metadata.reply_to_message_id)
+            if node is None or (reply.has_error() and reply.error.code in EXPIRED):
+                continue  # Flower answered for a node that stayed silent
+            record = (
+                reply.content.config_records.get(LABELS_RECORD) if reply.has_content() else None
+            )
+            found[node] = node_labels(dict(record or {}))
+        self.labels.update({node: found.get(node) for node in new})
+        if found:
+            self.learned(found)
 
     def allows(self, node: int) -> bool:
-        return not self.selector.restricts or self.selector.matches(self.labels.get(node, {}))
+        if not self.selector.restricts:
+            return True
+        labels = self.labels.get(node)
+        return labels is not None and self.selector.matches(labels)
 
     def describe(self) -> str:
-        """` matching clientSelector tags [gpu]` when the selector restricts, else ``."""
-        return f" matching {self.selector.describe()}" if self.selector.restricts else ""
+        """` matching clientSelector tags [gpu]` once the selector left a node out, else ``."""
+        left_out = any(not self.allows(node) for node in self.labels)
+        return f" matching {self.selector.describe()}" if left_out else ""
 
 
 class Selected(Grid):

@@ -299,6 +299,10 @@ class FederationRun:
         deadline = started + plan.timeout_seconds
         self.dropped = {}
         try:
+            # Enough nodes online first: no labels query while the round waits for nodes.
+            exchange.await_nodes(
+                self.grid, plan.min_available, deadline=deadline, waited_from=started
+            )
             nodes = exchange.await_nodes(
                 self.selected,
                 plan.min_available,

@@ -196,7 +196,9 @@ def test_the_selected_grid_asks_new_nodes_once_and_lists_only_matching_ones() ->
     first, again = list(selected.get_node_ids()), list(selected.get_node_ids())
 
     assert first == again == [1]
-    assert heard == [{1: {"tags": "gpu"}, 2: {}, 3: {}}]  # asked once; 3 never answered
+    assert heard == [{1: {"tags": "gpu"}, 2: {}}]  # asked once; 3 never answered: left out
+    assert book.labels[3] is None and not book.allows(3)
+    assert book.describe() == " matching clientSelector tags [gpu]"
     assert [m.metadata.message_type for m in grid.sent] == [LABELS_QUERY] * 3
 
 
@@ -225,3 +227,14 @@ def test_the_control_carries_the_lease_and_selector_to_a_teams_app() -> None:
 
     assert back.lease == Lease(120.0, 4096)
     assert back.selector == Selector(frozenset({"eu", "gpu"}), "acme")
+
+
+def test_a_clientapp_without_a_labels_handler_counts_as_a_shared_node() -> None:
+    def no_handler(task: Message) -> Message:
+        return Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, "no query"), reply_to=task)
+
+    grid = MemoryGrid({1: no_handler, 2: labelled(tenant="globex"), 3: expired})
+    book = NodeBook(selector_of({}, "acme"), answer_seconds=5)
+
+    assert list(Selected(grid, book).get_node_ids()) == [1]  # 2: globex's; 3: silent
+    assert book.labels == {1: {}, 2: {"tenant": "globex"}, 3: None}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import pytest
 from flwr.app import ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
@@ -238,3 +239,14 @@ def test_a_clientapp_without_a_labels_handler_counts_as_a_shared_node() -> None:
 
     assert list(Selected(grid, book).get_node_ids()) == [1]  # 2: globex's; 3: silent
     assert book.labels == {1: {}, 2: {"tenant": "globex"}, 3: None}
+
+
+def test_local_flower_refuses_labels_it_cannot_pass_as_node_config(tmp_path: Path) -> None:
+    from reconciler.runtime.local import LocalFlower
+
+    with pytest.raises(ValueError, match="values unquoted"):
+        LocalFlower(tmp_path, supernodes=1, labels=[{"tags": 'gpu" partition-id=9 x="'}])
+    with pytest.raises(ValueError, match="keys are"):
+        LocalFlower(tmp_path, supernodes=1, labels=[{"partition-id": "9"}])
+    with pytest.raises(ValueError, match="labels for 2 SuperNodes"):
+        LocalFlower(tmp_path, supernodes=1, labels=[{}, {}])

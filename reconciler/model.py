@@ -18,6 +18,8 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
+from reconciler.selector import Selector, selector_of
+
 API_VERSION = "thunderline.okocorp/v1"
 KIND = "FederationSpec"
 # The name of the SuperLink given by `--superlink` (or the local one): the target of runs
@@ -206,6 +208,11 @@ class FederationSpec:
     def target(self) -> str | None:
         """The SuperLink named by `spec.target`; None: the daemon's default one."""
         return spec_target(self.document)
+
+    @cached_property
+    def selector(self) -> Selector:
+        """spec.clientSelector: which SuperNodes may take part."""
+        return selector_of(self.spec, self.key.tenant)
 
     @cached_property
     def min_available(self) -> int:

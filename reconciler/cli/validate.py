@@ -2,9 +2,11 @@
 
 Each PATH is a spec file, a folder under specs/, a specs/ folder or a repository (default:
 the current directory). Problems print one per line as `FILE:LINE:COL: field: message`
-(or as JSON with `--output json`); all problems of all files in one run. The whole
-repository is always loaded, so a name taken by a file outside PATH is still caught.
-Exit codes: 0 all valid, 1 problems found, 2 usage error.
+(or as JSON with `--output json`); all problems of all files in one run. A field that is
+set but does nothing (reserved, or read only by the built-in app while spec.app is set) is
+a warning, `FILE:LINE:COL: field: warning: message`: it does not make the spec invalid.
+The whole repository is always loaded, so a name taken by a file outside PATH is still
+caught. Exit codes: 0 all valid, 1 problems found, 2 usage error.
 """
 
 from __future__ import annotations
@@ -67,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         targets = [find_target(Path(p)) for p in args.paths]
-        checked, problems = _validate(targets, policy_from(args))
+        checked, problems, warnings = _validate(targets, policy_from(args))
     except (UsageError, SchemaUnavailable, OSError, PolicyInvalid) as exc:
         print(f"reconciler validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.output == "json":
-        _print_json(checked, problems)
+        _print_json(checked, problems, warnings)
     else:
-        _print_text(checked, problems)
+        _print_text(checked, problems, warnings)
     return EXIT_INVALID if problems else EXIT_OK
 
 
@@ -104,12 +106,15 @@ def _find_root(folder: Path) -> Path | None:
     return None
 
 
-def _validate(targets: list[Target], policy: Policy) -> tuple[int, list[SpecProblem]]:
-    """Files checked and their problems (file names as the user should see them)."""
+def _validate(
+    targets: list[Target], policy: Policy
+) -> tuple[int, list[SpecProblem], list[SpecProblem]]:
+    """Files checked, their problems and their warnings (file names as the user should see
+    them)."""
     from reconciler.specs import duplicate_problems, scan_specs
     from reconciler.specs.parallel import map_chunks
 
-    checked, problems = 0, []
+    checked, problems, warnings = 0, [], []
     roots = {t.root: [u.selection for u in targets if u.root == t.root] for t in targets}
     for root, selections in roots.items():
         paths, unreadable = scan_specs(root)
@@ -122,7 +127,13 @@ def _validate(targets: list[Target], policy: Policy) -> tuple[int, list[SpecProb
             1 for p in {*paths, *(u.file for u in unreadable)} if _selected(p, selections)
         )
         problems += [_shown(root, p) for p in found if _selected(p.file, selections)]
-    return checked, sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
+        warned = [w for r in results for w in r.warnings if _selected(w.file, selections)]
+        warnings += [_shown(root, w) for w in warned]
+    return checked, _in_order(problems), _in_order(warnings)
+
+
+def _in_order(problems: list[SpecProblem]) -> list[SpecProblem]:
+    return sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
 
 
 def _check_paths(root: Path, policy: Policy, paths: Sequence[str]) -> list[FileResult]:
@@ -157,9 +168,11 @@ def _shown(root: Path, problem: SpecProblem) -> SpecProblem:
     return replace(problem, file=shown)
 
 
-def _print_text(checked: int, problems: list[SpecProblem]) -> None:
+def _print_text(checked: int, problems: list[SpecProblem], warnings: list[SpecProblem]) -> None:
     for problem in problems:
         print(problem)
+    for warning in warnings:
+        print(replace(warning, message=f"warning: {warning.message}"))
     files = len({p.file for p in problems})
     if not checked:
         print("no spec files found", file=sys.stderr)
@@ -170,6 +183,11 @@ def _print_text(checked: int, problems: list[SpecProblem]) -> None:
         print(f"{checked} spec file(s) valid", file=sys.stderr)
 
 
-def _print_json(checked: int, problems: list[SpecProblem]) -> None:
-    body = {"valid": not problems, "checked": checked, "problems": [asdict(p) for p in problems]}
+def _print_json(checked: int, problems: list[SpecProblem], warnings: list[SpecProblem]) -> None:
+    body = {
+        "valid": not problems,
+        "checked": checked,
+        "problems": [asdict(p) for p in problems],
+        "warnings": [asdict(w) for w in warnings],
+    }
     print(json.dumps(body, indent=2))

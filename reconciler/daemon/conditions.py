@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from reconciler.model import Condition, ConditionType, Phase, RecordedFederation, SpecProblem
+from reconciler.plan.admission import NO_ELIGIBLE
 
 T = ConditionType
 
@@ -94,7 +95,9 @@ def _waiting(found: Findings) -> list[_Raw]:
     if found.queued:
         out.append((T.QUEUED, "True", "ConcurrencyLimit", found.queued))
     if found.nodes_short:
-        out.append((T.SUPERNODES_SHORT, "True", "TooFewOnline", found.nodes_short))
+        none_match = found.nodes_short.startswith(NO_ELIGIBLE)
+        reason = "NoEligibleSuperNodes" if none_match else "TooFewOnline"
+        out.append((T.SUPERNODES_SHORT, "True", reason, found.nodes_short))
     return out
 
 

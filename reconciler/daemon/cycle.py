@@ -22,6 +22,7 @@ from reconciler.model import DesiredState, FederationKey, RecordedFederation, Ru
 from reconciler.plan import ActionKind, Plan, PlanMemo, PlanOptions, plan
 from reconciler.runtime.base import Runtime, RuntimeFailure
 from reconciler.runtime.logprogress import LogFollower
+from reconciler.selector import NodeLabels
 from reconciler.source import GitSource, SourceError
 from reconciler.store import Store, StoreError
 from reconciler.telemetry.names import RECONCILE
@@ -44,6 +45,8 @@ class CycleOutcome:
     runtime_error: str = ""  # the runtime could not be asked; no run-status decisions
     # SuperNodes each target lists online (a target missing: not known; None: none known)
     nodes_online: Mapping[str, int] | None = None
+    # per target, which nodes are online and their labels (for selectors; None: not needed)
+    node_labels: Mapping[str, NodeLabels] | None = None
     store_error: str = ""  # the cycle stopped: nothing was acted on
     store_write_error: str = ""  # a write that does not stop the cycle failed (run statuses,
     # the cycle record, the report's read): retried next cycle
@@ -71,6 +74,12 @@ _PlanInputs = tuple[
     DesiredState,
     dict[FederationKey, RecordedFederation],
     Mapping[FederationKey, RunObservation] | None,
+]
+
+
+# What else a plan depends on: the prune guard's held stops, SuperNodes online, their labels.
+_PlanTerms = tuple[
+    frozenset[FederationKey], Mapping[str, int] | None, Mapping[str, NodeLabels] | None
 ]
 
 
@@ -130,10 +139,7 @@ class Reconciler:
         self.report = report
         self.desired = DesiredCache(options.policy, options.targets)
         # The last plan: its inputs, its other terms (prune-held keys, SuperNodes online).
-        self._last_plan: (
-            tuple[_PlanInputs, tuple[frozenset[FederationKey], Mapping[str, int] | None], Plan]
-            | None
-        ) = None
+        self._last_plan: tuple[_PlanInputs, _PlanTerms, Plan] | None = None
         self._plan_memo = PlanMemo()  # per-federation decisions, reused when unchanged
         # (revision, --prune-confirm) -> how the deletions there were confirmed, or None
         self._confirmed: tuple[tuple[str, str | None], str | None] | None = None
@@ -179,7 +185,7 @@ class Reconciler:
         except StoreError as exc:
             outcome.store_error = f"recorded state unavailable: {exc}"
             return
-        planned = self._plan(desired, recorded, observed, outcome.nodes_online)
+        planned = self._plan(desired, recorded, observed, outcome)
         outcome.plan = self._guarded(planned, desired, recorded, observed)
         outcome.results = self.applier.apply(outcome.plan, recorded)
 
@@ -188,11 +194,12 @@ class Reconciler:
         desired: DesiredState,
         recorded: dict[FederationKey, RecordedFederation],
         observed: Mapping[FederationKey, RunObservation] | None,
-        nodes_online: Mapping[str, int] | None,
+        outcome: CycleOutcome,
     ) -> Plan:
         """`plan()`, or the last plan when its inputs are unchanged: the planner is pure, and
         the store and desired-state cache hand back the very same objects when nothing moved."""
-        last, terms = self._last_plan, (self._prune_held, nodes_online)
+        nodes_online, node_labels = outcome.nodes_online, outcome.node_labels
+        last, terms = self._last_plan, (self._prune_held, nodes_online, node_labels)
         if (
             last is not None
             and last[1] == terms
@@ -207,6 +214,7 @@ class Reconciler:
             memo=self._plan_memo,
             prune_held=self._prune_held,
             nodes_online=nodes_online,
+            node_labels=node_labels,
         )
         self._last_plan = ((desired, recorded, observed), terms, result)
         return result
@@ -322,20 +330,40 @@ class Reconciler:
             outcome.runtime_error = f"Flower runtime unavailable: {exc}"
             return None
         self._record_run_statuses(observations, outcome)
-        outcome.nodes_online = self._nodes_online()
+        online = self._nodes_online()
+        outcome.nodes_online = {target: len(nodes) for target, nodes in online.items()}
+        outcome.node_labels = self._node_labels(online, outcome.desired)
         return latest_runs(observations)
 
-    def _nodes_online(self) -> dict[str, int]:
-        """How many SuperNodes each target has online, for admission; a target whose nodes
+    def _nodes_online(self) -> dict[str, tuple[int, ...]]:
+        """The SuperNodes each target has online, for admission; a target whose nodes
         cannot be listed is left out (then no start there waits for nodes: a listing
         failure must not hold everything back)."""
         online = {}
         for target in self.runtime.targets:
             try:
-                online[target] = sum(1 for n in self.runtime.nodes(target=target) if n.online)
+                nodes = self.runtime.nodes(target=target)
             except RuntimeFailure as exc:
                 log.info("SuperNodes of target %s not listed this cycle: %s", target, exc)
+                continue
+            online[target] = tuple(sorted(node.node_id for node in nodes if node.online))
         return online
+
+    def _node_labels(
+        self, online: Mapping[str, tuple[int, ...]], desired: DesiredState | None
+    ) -> dict[str, NodeLabels] | None:
+        """Per target, the labels runs reported for its online nodes (node ids are random
+        64-bit numbers, one table serves every target), read only while some spec has a
+        selector; None (every online node counts) when not needed or not readable."""
+        specs = desired.specs.values() if desired is not None else ()
+        if not online or not any(spec.selector.restricts for spec in specs):
+            return None
+        try:
+            by_tenant = self.store.node_labels()
+        except StoreError as exc:
+            log.info("node labels not read this cycle: %s", exc)
+            return None
+        return {target: NodeLabels(nodes, by_tenant) for target, nodes in online.items()}
 
     def _record_run_statuses(
         self, observations: list[RunObservation], outcome: CycleOutcome

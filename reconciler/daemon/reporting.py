@@ -39,6 +39,7 @@ from reconciler.report import (
     StatusWriter,
 )
 from reconciler.report.render import CachedRenderer
+from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
 from reconciler.store.reports import ReportParts
 
@@ -103,9 +104,10 @@ class StatusReporter:
         if self._most_needed is None or self._most_needed[0] is not specs:
             most = max((s.min_available for s in specs.values()), default=0)
             self._most_needed = (specs, most)
-        if min(online.values()) >= self._most_needed[1]:
+        labels = outcome.node_labels
+        if min(online.values()) >= self._most_needed[1] and labels is None:
             return {}  # the usual case: no loop over every federation
-        return short_of_nodes(online, specs, recorded, self.targets)
+        return short_of_nodes(online, specs, recorded, self.targets, labels)
 
     def __call__(self, outcome: CycleOutcome) -> None:
         try:
@@ -275,19 +277,30 @@ def short_of_nodes(
     specs: Mapping[FederationKey, FederationSpec],
     recorded: Mapping[FederationKey, RecordedFederation],
     targets: TargetNames = DEFAULT_TARGETS,
+    labels: Mapping[str, NodeLabels] | None = None,
 ) -> dict[FederationKey, Findings]:
     """Running federations that need more SuperNodes than their target has online (`online`
-    per target; one missing is not known): said before their round times out. The spec's
-    minAvailable comes from the desired spec (cached on it)."""
+    per target; one missing is not known), or online and matching their clientSelector
+    (`labels` per target): said before their round times out. The spec's minAvailable
+    comes from the desired spec (cached on it)."""
     found: dict[FederationKey, Findings] = {}
     for key, record in recorded.items():
         spec = specs.get(key) if record.phase.run_under_way else None
-        target = targets.resolve(spec.target) if spec is not None else None
+        if spec is None:
+            continue
+        target = targets.resolve(spec.target)
         there = online.get(target) if target is not None else None
-        if spec is not None and there is not None and spec.min_available > there:
+        if there is None:
+            continue
+        selector, usable = spec.selector, there
+        node_labels = labels.get(target) if labels is not None and target is not None else None
+        if node_labels is not None and selector.restricts:
+            usable = node_labels.eligible(selector, key.tenant)
+        if spec.min_available > usable:
+            matching = f" and match {selector.describe()}" if usable < there else ""
             found[key] = Findings(
-                nodes_short=f"{there} of {spec.min_available} SuperNodes needed are online "
-                "(strategy.params.minAvailable): its rounds wait, then time out"
+                nodes_short=f"{usable} of {spec.min_available} SuperNodes needed are online"
+                f"{matching} (strategy.params.minAvailable): its rounds wait, then time out"
             )
     return found
 

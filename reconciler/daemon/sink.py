@@ -11,7 +11,8 @@ Before anything is written, a report is checked against what the daemon recorded
 (`check_report`, pure, over the `Known` facts read for it): the current attempt and its run
 id, a phase that is not finished, rounds in order between the attempt's start round and
 `rounds.total`, completion only after the last round, and artifacts only under the attempt's
-own checkpoint folder. A checkpoint's sha256 and size are then read back from the artifact
+own checkpoint folder; a round's dropped nodes only for a lease reason, node labels only
+the label keys, bounded. A checkpoint's sha256 and size are then read back from the artifact
 store, and the final checkpoint again before the federation is recorded Completed. A refused
 report raises `ReportRefused` (the HTTP answer), after one log line and one count of
 `thunderline_progress_refused_total{reason}`; it changes nothing recorded. docs/security.md
@@ -30,6 +31,7 @@ from reconciler.apply import checkpoint_base
 from reconciler.artifacts import ArtifactError
 from reconciler.artifacts.verify import check_stored, inside
 from reconciler.daemon.failures import ARTIFACTS, FailureLog
+from reconciler.flowerapp.lease import LEASE_EXCEEDED, LEASE_TTL
 from reconciler.lifecycle import IllegalTransition
 from reconciler.model import FederationKey, Phase, RecordedFederation
 from reconciler.runtime.base import RuntimeFailure
@@ -41,6 +43,7 @@ from reconciler.runtime.progress import (
     ReportKind,
     ReportRefused,
 )
+from reconciler.selector import LABEL_KEYS, MAX_LABEL_CHARS
 from reconciler.store import ArtifactRecord, ConflictError, NotFound, Store
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.names import AGGREGATE_SECONDS
@@ -56,8 +59,10 @@ _DIRECTIVES = {
 }
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MAX_NODE_ID = 128  # characters of a client report's node id
+MAX_NODES = 1000  # nodes one report may name (dropped for a round, or labelled)
+DROP_REASONS = frozenset((LEASE_TTL, LEASE_EXCEEDED))
 _ROUND_KINDS = (ReportKind.ROUND_STARTED, ReportKind.ROUND_COMPLETED, ReportKind.CHECKPOINT)
-_CLIENT_KINDS = (ReportKind.CLIENT_JOINED, ReportKind.CLIENT_DROPPED)
+_CLIENT_KINDS = (ReportKind.CLIENT_JOINED, ReportKind.CLIENT_DROPPED, ReportKind.NODE_LABELS)
 
 
 def parse_federation(text: str) -> FederationKey:
@@ -121,6 +126,9 @@ def _kind_refusal(known: Known, r: ProgressReport) -> Refusal | None:
         case ReportKind.ROUND_COMPLETED:
             if rnd not in rounds:
                 return _refusal(409, "out-of-order", f"round {rnd} was not started")
+            return _dropped_refusal(r.dropped)
+        case ReportKind.NODE_LABELS:
+            return _labels_refusal(r.labels)
         case ReportKind.CHECKPOINT:
             if r.artifact is None:
                 return _refusal(422, "malformed", "a checkpoint report needs its artifact")
@@ -137,6 +145,29 @@ def _kind_refusal(known: Known, r: ProgressReport) -> Refusal | None:
                 )
             if r.artifact is not None:
                 return _artifact_refusal(known, r.artifact)
+    return None
+
+
+def _node_id(text: str) -> bool:
+    return 0 < len(text) <= MAX_NODE_ID and text.isdigit()
+
+
+def _dropped_refusal(dropped: Mapping[str, str]) -> Refusal | None:
+    if len(dropped) > MAX_NODES or not all(_node_id(node) for node in dropped):
+        return _refusal(422, "malformed", "dropped names nodes by their Flower node ids")
+    if not set(dropped.values()) <= DROP_REASONS:
+        return _refusal(422, "malformed", f"a node is dropped for one of {sorted(DROP_REASONS)}")
+    return None
+
+
+def _labels_refusal(labels: Mapping[str, Mapping[str, str]]) -> Refusal | None:
+    if not labels or len(labels) > MAX_NODES or not all(_node_id(node) for node in labels):
+        return _refusal(422, "malformed", "node labels name nodes by their Flower node ids")
+    for found in labels.values():
+        if not set(found) <= set(LABEL_KEYS) or any(
+            len(v) > MAX_LABEL_CHARS for v in found.values()
+        ):
+            return _refusal(422, "malformed", f"node labels are {', '.join(LABEL_KEYS)} only")
     return None
 
 
@@ -320,8 +351,12 @@ class RecordingSink:
                 if record.phase is Phase.STARTING:
                     return self._move(record, Phase.RUNNING, r)
             case ReportKind.ROUND_COMPLETED:
-                if store.round_completed(key, generation, r.round, r.metrics):
+                if store.round_completed(key, generation, r.round, r.metrics, r.dropped):
                     m.round_completed(key, r.round)
+                    m.clients_dropped_for_round(key, r.dropped)
+            case ReportKind.NODE_LABELS:
+                labels = {int(node): found for node, found in r.labels.items()}
+                store.nodes_labelled(key.tenant, labels)
             case ReportKind.CHECKPOINT if r.artifact is not None:
                 a = r.artifact
                 if store.artifact_recorded(

@@ -4,7 +4,9 @@ Flower starts it for each message on a SuperNode (through the thin FAB). It find
 shard from the node config (`partition-id`, or `tags`), verifies the shard's sha256
 before touching the data, and trains with a seed derived from (spec seed, round, shard),
 so the same spec and seed give the same update. FedProx's `proximal-mu` in the train
-config switches on the proximal term.
+config switches on the proximal term. A train reply says how many samples it processed
+(samples x epochs, the `processed` metric the lease's maxTokens bounds); a labels query
+is answered with the node's labels (flowerapp/nodes.py, for clientSelector).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from flwr.clientapp import ClientApp
 from reconciler.artifacts import fetch_verified
 from reconciler.flowerapp import model
 from reconciler.flowerapp.data import load_xy, select_shard
+from reconciler.flowerapp.lease import PROCESSED_METRIC
+from reconciler.flowerapp.nodes import answer_label_queries
 from reconciler.flowerapp.settings import (
     CONTROL_KEY,
     FEDERATION_KEY,
@@ -27,6 +31,7 @@ from reconciler.flowerapp.settings import (
 )
 
 app = ClientApp()
+answer_label_queries(app)  # clientSelector: the ServerApp asks this node's labels
 
 
 class LocalData:
@@ -59,17 +64,21 @@ def train(msg: Message, context: Context) -> Message:
     data = LocalData(context)
     config = msg.content.config_records["config"]
     server_round = int(config["server-round"])  # type: ignore[arg-type]
+    epochs = int(config.get("local-epochs", data.plan.local_epochs))  # type: ignore[arg-type]
     trained, loss = model.train(
         _params(msg, data.x.shape[1]),
         data.x,
         data.y,
-        epochs=int(config.get("local-epochs", data.plan.local_epochs)),  # type: ignore[arg-type]
+        epochs=epochs,
         batch_size=int(config.get("batch-size", data.plan.batch_size)),  # type: ignore[arg-type]
         learning_rate=float(config.get("learning-rate", data.plan.learning_rate)),  # type: ignore[arg-type]
         prox_mu=float(config.get("proximal-mu", 0.0)),  # type: ignore[arg-type]
         rng=np.random.default_rng([data.plan.seed, server_round, data.index]),
     )
-    return _reply(msg, {"num-examples": float(len(data.y)), "train-loss": loss}, trained)
+    # What the lease's maxTokens bounds for this app: the samples it went through.
+    processed = float(len(data.y) * epochs)
+    metrics = {"num-examples": float(len(data.y)), "train-loss": loss, PROCESSED_METRIC: processed}
+    return _reply(msg, metrics, trained)
 
 
 @app.evaluate()

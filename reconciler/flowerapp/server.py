@@ -28,6 +28,7 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
@@ -44,6 +45,7 @@ from flwr.supercore import log
 from reconciler.artifacts import ArtifactError, IntegrityError, fetch_verified, open_store
 from reconciler.flowerapp import exchange
 from reconciler.flowerapp.data import ShardError, load_xy
+from reconciler.flowerapp.lease import Lease, dropped_metrics
 from reconciler.flowerapp.model import (
     FloatArray,
     IntArray,
@@ -54,6 +56,7 @@ from reconciler.flowerapp.model import (
     load_model,
     npz_bytes,
 )
+from reconciler.flowerapp.nodes import NodeBook, Selected
 from reconciler.flowerapp.settings import (
     CONTROL_KEY,
     FEDERATION_KEY,
@@ -75,6 +78,7 @@ from reconciler.runtime.progress import (
     run_client,
     send_report,
 )
+from reconciler.selector import Labels
 from reconciler.telemetry.names import (
     AGGREGATE,
     AGGREGATE_SECONDS,
@@ -136,6 +140,8 @@ class FederationRun:
     clients: set[int] = field(default_factory=set)
     metrics: dict[str, float] = field(default_factory=dict)
     tracing: Tracing = field(default_factory=Tracing.off)
+    book: NodeBook = field(default_factory=NodeBook.anything)  # set from the plan's selector
+    dropped: dict[int, str] = field(default_factory=dict)  # this round's: node -> lease reason
     aggregate_seconds: float = 0.0  # the last round's aggregation time
     refused: int = 0  # reports the daemon refused
     _failing: bool = False  # reporting the failure: a refusal now must not raise again
@@ -208,8 +214,14 @@ class FederationRun:
         )
         return self.tracing.span(name, attributes)
 
+    @property
+    def selected(self) -> Selected:
+        """The grid strategies see: only the nodes the spec's clientSelector allows."""
+        return Selected(self.grid, self.book)
+
     def _run(self, plan: Plan) -> None:
         params, evaluation = self._prepare(plan)
+        self.book = NodeBook(plan.selector, self._report_labels)
         self.last_round = self.control.start_round - 1
         strategy = build_strategy(
             plan, sampled_clients=self._sample_size(plan), allowed=self.control.strategies
@@ -285,21 +297,35 @@ class FederationRun:
     ) -> Params:
         started = time.monotonic()
         deadline = started + plan.timeout_seconds
+        self.dropped = {}
         try:
-            nodes = exchange.await_nodes(
+            # Enough nodes online first: no labels query while the round waits for nodes.
+            exchange.await_nodes(
                 self.grid, plan.min_available, deadline=deadline, waited_from=started
+            )
+            nodes = exchange.await_nodes(
+                self.selected,
+                plan.min_available,
+                deadline=deadline,
+                waited_from=started,
+                which=self.book.describe(),
             )
             self._track_clients(nodes, rnd)
             seed_everything(plan.seed, rnd)
             messages = strategy.configure_train(
-                rnd, to_record(params), self._train_config(plan), self.grid
+                rnd, to_record(params), self._train_config(plan), self.selected
             )
-            replies = exchange.exchange(self.grid, messages, deadline=deadline)
+            replies = self._within_lease(plan.lease, messages, rnd, deadline)
         except exchange.RoundOverrun as exc:
             raise FederationFailed(
                 f"round {rnd} timed out after {plan.timeout_seconds:.0f} s: {exc}"
             ) from exc
         self._raise_client_errors(replies, rnd)
+        if not replies:
+            raise FederationFailed(
+                f"round {rnd}: no training reply within the lease to aggregate "
+                f"(dropped: {self._dropped_text()})"
+            )
         arrays, train_metrics = self._aggregate(plan, strategy, rnd, replies)
         if arrays is None:
             raise FederationFailed(f"round {rnd}: no usable training replies to aggregate")
@@ -309,10 +335,32 @@ class FederationRun:
             metrics.update(self._central_metrics(new_params, evaluation))
         else:
             metrics.update(self._client_metrics(plan, strategy, rnd, new_params, deadline))
+        metrics.update(dropped_metrics(self.dropped))
         self.metrics = metrics
         log(INFO, "round %d done in %.2f s: %s", rnd, time.monotonic() - started, metrics)
-        self.report(ReportKind.ROUND_COMPLETED, rnd, metrics=metrics)
+        dropped = {str(node): why for node, why in sorted(self.dropped.items())}
+        self.report(ReportKind.ROUND_COMPLETED, rnd, metrics=metrics, dropped=dropped)
         return new_params
+
+    def _within_lease(
+        self, lease: Lease, messages: Iterable[Message], rnd: int, deadline: float
+    ) -> list[Message]:
+        """Send one task per node under the lease; the replies that count. Nodes whose reply
+        does not count are remembered for the round's report (`self.dropped`)."""
+        replies = exchange.exchange(self.grid, messages, deadline=deadline, ttl=lease.ttl_seconds)
+        kept, dropped = exchange.judge(replies, lease)
+        for node, why in sorted(dropped.items()):
+            log(WARNING, "round %d: SuperNode %d dropped for the round: %s", rnd, node, why)
+            add_event("client.dropped", {"client_id": str(node), "reason": why})
+        self.dropped.update(dropped)
+        return kept
+
+    def _dropped_text(self) -> str:
+        return ", ".join(f"{node} {why}" for node, why in sorted(self.dropped.items())) or "none"
+
+    def _report_labels(self, learned: Mapping[int, Labels]) -> None:
+        labels = {str(node): dict(found) for node, found in sorted(learned.items())}
+        self.report(ReportKind.NODE_LABELS, self.last_round + 1, labels=labels)
 
     def _aggregate(
         self, plan: Plan, strategy: Strategy, rnd: int, replies: list[Message]
@@ -338,9 +386,11 @@ class FederationRun:
     def _client_metrics(
         self, plan: Plan, strategy: Strategy, rnd: int, params: Params, deadline: float
     ) -> dict[str, float]:
-        messages = strategy.configure_evaluate(rnd, to_record(params), ConfigRecord(), self.grid)
+        messages = strategy.configure_evaluate(
+            rnd, to_record(params), ConfigRecord(), self.selected
+        )
         try:
-            replies = exchange.exchange(self.grid, messages, deadline=deadline)
+            replies = self._within_lease(plan.lease, messages, rnd, deadline)
         except exchange.RoundOverrun as exc:
             raise FederationFailed(f"round {rnd} evaluation timed out: {exc}") from exc
         self._raise_client_errors(replies, rnd)

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from reconciler.flowerapp.lease import DEFAULT_TTL_SECONDS, Lease, lease_of
+from reconciler.selector import Selector, selector_of
+
 FEDERATION_KEY = "federation"
 CONTROL_KEY = "control"
 
@@ -73,7 +76,8 @@ class Plan:
     shards: tuple[Shard, ...]
     schema: str
     evaluation: Pointer | None
-    selector_tags: tuple[str, ...]
+    selector: Selector
+    lease: Lease
     dp: DPSettings | None
     seed: int
 
@@ -94,9 +98,34 @@ class Control:
     # Import paths (pkg.mod:Class) a custom strategy of this run may name: the tenant
     # policy's list. Anything else is refused before it is imported.
     strategies: tuple[str, ...] = ()
+    # The spec's lease and clientSelector, for a team's own app (the SDK enforces them; the
+    # built-in app reads them from the spec itself).
+    ttl_seconds: float = DEFAULT_TTL_SECONDS
+    max_tokens: int | None = None
+    selector_tags: tuple[str, ...] = ()
+    selector_tenant: str | None = None
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.ttl_seconds, self.max_tokens)
+
+    @property
+    def selector(self) -> Selector:
+        return Selector(frozenset(self.selector_tags), self.selector_tenant)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+
+def spec_terms(spec: Mapping[str, Any], tenant: str) -> dict[str, Any]:
+    """The Control fields that carry a spec body's lease and clientSelector."""
+    lease, selector = lease_of(spec), selector_of(spec, tenant)
+    return {
+        "ttl_seconds": lease.ttl_seconds,
+        "max_tokens": lease.max_tokens,
+        "selector_tags": tuple(sorted(selector.tags)),
+        "selector_tenant": selector.tenant,
+    }
 
 
 def run_config(document: Mapping[str, Any], control: Control) -> dict[str, str]:
@@ -113,7 +142,8 @@ def parse_control(raw: str) -> Control:
     resume = body.pop("resume_from", None)
     pointer = Pointer(resume["uri"], resume.get("sha256")) if resume else None
     strategies = tuple(str(s) for s in body.pop("strategies", ()))
-    return Control(resume_from=pointer, strategies=strategies, **body)
+    tags = tuple(str(t) for t in body.pop("selector_tags", ()))
+    return Control(resume_from=pointer, strategies=strategies, selector_tags=tags, **body)
 
 
 def control_identity(raw: str) -> tuple[str, int, int] | None:
@@ -140,7 +170,7 @@ def parse_plan(document: Mapping[str, Any]) -> Plan:
     problems = plan_problems(document)
     if problems:
         raise AppConfigError("; ".join(problems))
-    return _build_plan(_section(document, "spec"))
+    return _build_plan(_section(document, "spec"), _tenant(document))
 
 
 def plan_problems(document: Mapping[str, Any]) -> list[str]:
@@ -172,7 +202,7 @@ def plan_problems(document: Mapping[str, Any]) -> list[str]:
     if problems:
         return problems
     try:
-        plan = _build_plan(spec)
+        plan = _build_plan(spec, _tenant(document))
     except (TypeError, ValueError, KeyError) as exc:
         return [f"spec has a field of the wrong type or shape: {type(exc).__name__}: {exc}"]
     if plan.rounds_total < 1:
@@ -189,7 +219,12 @@ def _pointer(body: Mapping[str, Any]) -> Pointer:
     return Pointer(str(body["uri"]), body.get("sha256") or None)
 
 
-def _build_plan(spec: Mapping[str, Any]) -> Plan:
+def _tenant(document: Mapping[str, Any]) -> str | None:
+    tenant = _section(document, "metadata").get("tenant")
+    return str(tenant) if tenant else None
+
+
+def _build_plan(spec: Mapping[str, Any], tenant: str | None) -> Plan:
     strategy = _section(spec, "strategy")
     params = _section(strategy, "params")
     rounds = _section(spec, "rounds")
@@ -213,7 +248,8 @@ def _build_plan(spec: Mapping[str, Any]) -> Plan:
         shards=tuple(_shard(s) for s in data.get("shards", ())),
         schema=str(data.get("schema", "npz")),
         evaluation=_pointer(evaluation) if evaluation.get("uri") else None,
-        selector_tags=tuple(_section(spec, "clientSelector").get("tags", ())),
+        selector=selector_of(spec, tenant),
+        lease=lease_of(spec),
         dp=_dp(_section(_section(spec, "privacy"), "dp"), total),
         seed=int(spec.get("seed", 0)),
     )

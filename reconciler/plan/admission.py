@@ -9,6 +9,11 @@ daemon's limit per SuperLink (`--max-running`). Starting, Running and Paused fed
 hold a slot. With several SuperLinks (targets), SuperNodes and `--max-running` count per
 target: the one `spec.target` names, else the default one.
 
+A start counts only the online SuperNodes its `clientSelector` lets it use (tags; no node
+dedicated to another tenant): `selector.NodeLabels`, where a node whose labels its tenant's
+runs have not reported yet counts. When none match, its reason says so (`NO_ELIGIBLE`) and
+names the selector.
+
 The queue order: higher `spec.priority` first; within one priority the tenants take turns
 (every tenant's first waiting federation before any tenant's second), and within a tenant
 the federation that has waited longest (Pending since the earliest time; new ones last, by
@@ -24,10 +29,12 @@ from datetime import UTC, datetime
 
 from reconciler.model import DEFAULT_TARGET, FederationKey, Phase, RecordedFederation, spec_target
 from reconciler.plan.model import Action, ActionKind
+from reconciler.selector import NodeLabels
 from reconciler.specs.policy import Policy
 
 # Phases that hold a slot (a paused run keeps its place, as it resumes where it was).
 HOLDS_A_SLOT = frozenset((Phase.STARTING, Phase.RUNNING, Phase.PAUSED))
+NO_ELIGIBLE = "no eligible SuperNodes"  # how the reason of a selector matching none begins
 _NEVER = datetime.max.replace(
     tzinfo=UTC
 )  # a federation not recorded yet queues behind every recorded one
@@ -67,34 +74,61 @@ def admit(
     recorded: Mapping[FederationKey, RecordedFederation],
     limits: Limits,
     nodes_online: Mapping[str, int] | None,
+    labels: Mapping[str, NodeLabels] | None = None,
 ) -> None:
     """Turn the starts that cannot go now into `waiting` or `queued`. In place.
 
     `nodes_online` maps each target to its SuperNodes online; a target missing from it (or
     None: no target) could not list them: then no start there waits for nodes (the limits
-    still hold)."""
+    still hold). `labels`: per target, which nodes are online and what their labels are,
+    for starts with a clientSelector (None: every online node counts)."""
     starts = [i for i, a in enumerate(actions) if a.kind is ActionKind.START]
     if not starts or (not nodes_online and not limits.limited):
         return
     if nodes_online:
-        starts = [i for i in starts if not _waits_for_nodes(actions, i, nodes_online, limits)]
+        starts = [
+            i for i in starts if not _waits_for_nodes(actions, i, nodes_online, limits, labels)
+        ]
     if limits.limited:
         _queue(actions, starts, recorded, limits)
 
 
 def _waits_for_nodes(
-    actions: list[Action], i: int, nodes_online: Mapping[str, int], limits: Limits
+    actions: list[Action],
+    i: int,
+    nodes_online: Mapping[str, int],
+    limits: Limits,
+    labels: Mapping[str, NodeLabels] | None,
 ) -> bool:
     action = actions[i]
-    spec = action.spec
-    online = nodes_online.get(limits.target_of(spec.target if spec is not None else None))
-    needed = spec.min_available if spec is not None else 0
-    if online is None or online >= needed:
+    if action.spec is None:
         return False
-    reason = (
-        f"waiting for SuperNodes: {online} of {needed} needed online "
-        f"(strategy.params.minAvailable); starts when they connect"
-    )
+    target = limits.target_of(action.spec.target)
+    online = nodes_online.get(target)
+    if online is None:
+        return False
+    there = labels.get(target) if labels is not None else None
+    needed, selector = action.spec.min_available, action.spec.selector
+    usable = online
+    if there is not None and selector.restricts:
+        usable = there.eligible(selector, action.key.tenant)
+    if usable >= needed:
+        return False
+    if usable == online:
+        reason = (
+            f"waiting for SuperNodes: {online} of {needed} needed online "
+            f"(strategy.params.minAvailable); starts when they connect"
+        )
+    elif usable == 0:
+        reason = (
+            f"{NO_ELIGIBLE}: none of the {online} online match {selector.describe()} "
+            f"({needed} needed, strategy.params.minAvailable); starts when matching ones connect"
+        )
+    else:
+        reason = (
+            f"waiting for SuperNodes: {usable} of {needed} needed online and matching "
+            f"{selector.describe()} (strategy.params.minAvailable); starts when they connect"
+        )
     actions[i] = Action(ActionKind.WAITING, action.key, reason, spec=action.spec)
     return True
 

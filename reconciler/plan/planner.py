@@ -25,6 +25,7 @@ from reconciler.model import (
 from reconciler.plan import fields
 from reconciler.plan.admission import Limits, admit
 from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
+from reconciler.selector import NodeLabels
 from reconciler.specs.policy import DEFAULT_POLICY, Policy
 
 
@@ -78,6 +79,7 @@ def plan(
     prune_confirmed: bool = False,
     prune_held: Collection[FederationKey] = (),
     nodes_online: Mapping[str, int] | None = None,
+    node_labels: Mapping[str, NodeLabels] | None = None,
 ) -> Plan:
     """Decide what to do for every federation that is desired, recorded, or both.
 
@@ -89,7 +91,9 @@ def plan(
     `prune_held`: the federations whose stop the guard held back last time (the daemon
     passes them on from cycle to cycle): held on until confirmed or their file is back.
     `nodes_online`: per target, SuperNodes the runtime lists as online (a target missing, or
-    None: not known); a start that needs more waits (plan/admission.py, with the concurrency limits and the queue).
+    None: not known); a start that needs more waits (plan/admission.py, with the concurrency
+    limits and the queue). `node_labels`: per target, which of them a start's clientSelector
+    may use (None: all of them).
     """
     problems_by_key = _problems_by_key(desired, recorded)
     decide = memo.decider(observed is not None, options) if memo else _decide
@@ -108,7 +112,7 @@ def plan(
             actions.append(action)
     if options.prune and not prune_confirmed:
         _guard_prune(actions, recorded, options, prune_held)
-    admit(actions, recorded, options.limits, nodes_online)
+    admit(actions, recorded, options.limits, nodes_online, node_labels)
     known = (
         set(desired.claimed) | {r.path for r in recorded.values()} if desired.problems else set()
     )

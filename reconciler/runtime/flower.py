@@ -14,7 +14,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +40,7 @@ from reconciler.flowerapp.settings import (
     control_identity,
     plan_problems,
     run_config,
+    spec_terms,
 )
 from reconciler.model import DEFAULT_TARGET, FederationKey, RunObservation
 from reconciler.runtime.apps import prepare_app
@@ -84,7 +85,13 @@ def control_for(req: RunRequest) -> Control:
         resume_from=Pointer(resume.uri, resume.sha256) if resume else None,
         traceparent=req.traceparent,
         strategies=req.strategies,
+        **spec_terms(_spec_body(req.document), req.key.tenant),
     )
+
+
+def _spec_body(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    body = document.get("spec")
+    return body if isinstance(body, Mapping) else {}
 
 
 def _error_detail(response: httpx.Response) -> str:

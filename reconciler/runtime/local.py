@@ -41,6 +41,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -50,6 +51,7 @@ from reconciler.runtime.certs import ServerPki, write_node_key, write_private, w
 from reconciler.runtime.flower import FlowerRuntime
 from reconciler.runtime.progress import PROGRESS_KEY_ENV, PROGRESS_KEY_FILE_ENV
 from reconciler.runtime.tls import Transport
+from reconciler.selector import LABEL_KEYS
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
@@ -140,6 +142,16 @@ def end_tree(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
         proc.wait(timeout=STOP_GRACE)
 
 
+def _label_config(labels: Mapping[str, str]) -> str:
+    """Labels as `--node-config` pairs (`tags="gpu,eu"`): TOML strings, so no quote inside."""
+    pairs = []
+    for key, value in sorted(labels.items()):
+        if key not in LABEL_KEYS or '"' in value or "\\" in value:
+            raise ValueError(f"label {key}={value!r}: keys are {LABEL_KEYS}, values unquoted")
+        pairs.append(f'{key}="{value}"')
+    return " ".join(pairs)
+
+
 def _alive(pid: int) -> bool:
     """True while `pid` runs (a zombie awaiting its parent counts as gone)."""
     try:
@@ -152,8 +164,9 @@ def _alive(pid: int) -> bool:
 class LocalFlower:
     """Start, restart and stop a SuperLink (SQLite state) and `supernodes` SuperNodes.
 
-    SuperNode i gets node config `partition-id=i num-partitions=N`. `tls`: serve and dial
-    TLS with a CA made for this deployment (see the module docstring).
+    SuperNode i gets node config `partition-id=i num-partitions=N`, plus the labels
+    `labels[i]` (e.g. `{"tags": "gpu,eu"}`: see `reconciler.selector`) when given. `tls`:
+    serve and dial TLS with a CA made for this deployment (see the module docstring).
     """
 
     def __init__(
@@ -166,9 +179,13 @@ class LocalFlower:
         progress_key: bytes | None = None,
         tls: bool = False,
         supernode_auth: bool = False,
+        labels: Sequence[Mapping[str, str]] = (),
     ) -> None:
         if supernode_auth and not tls:
             raise ValueError("SuperNode authentication needs TLS (Flower 1.42 refuses it without)")
+        if len(labels) > supernodes:
+            raise ValueError(f"labels for {len(labels)} SuperNodes, but {supernodes} start")
+        self._labels = [_label_config(found) for found in labels]
         self.workdir = workdir.resolve()
         self.supernodes = supernodes
         self.port = port or free_port()
@@ -316,6 +333,8 @@ class LocalFlower:
 
     def start_supernode(self, index: int) -> None:
         config = f"partition-id={index} num-partitions={self.supernodes}"
+        if index < len(self._labels):
+            config = f"{config} {self._labels[index]}".rstrip()
         self._nodes[index] = self._spawn(
             f"supernode-{index}",
             [
@@ -387,6 +406,11 @@ class LocalFlower:
         """Every live process on the SuperNode side: the SuperNodes and all their children."""
         leaders = [p.pid for p in self._nodes.values()]
         return [pid for leader in leaders for pid in (leader, *descendants(leader))]
+
+    def node_processes(self, index: int) -> list[int]:
+        """SuperNode `index` and every process below it (its superexec, its clientapps)."""
+        proc = self._nodes.get(index)
+        return [proc.pid, *descendants(proc.pid)] if proc is not None else []
 
     def kill_supernode(self, index: int) -> None:
         proc = self._nodes.pop(index, None)

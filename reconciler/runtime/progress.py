@@ -52,6 +52,7 @@ class ReportKind(enum.StrEnum):
     CHECKPOINT = "checkpoint"
     CLIENT_JOINED = "client_joined"
     CLIENT_DROPPED = "client_dropped"
+    NODE_LABELS = "node_labels"  # the labels of SuperNodes the run asked (clientSelector)
     PAUSED = "paused"
     STOPPED = "stopped"
     COMPLETED = "completed"
@@ -79,7 +80,9 @@ class ProgressReport:
     """One step of one Flower run of one federation generation.
 
     `round` is the federation's real round number (it continues across resumed runs);
-    for `paused`, `stopped` and `completed` it is the last round fully done.
+    for `paused`, `stopped` and `completed` it is the last round fully done. `dropped`
+    (round_completed): node id -> why its reply did not count (a lease reason);
+    `labels` (node_labels): node id -> the labels that node answered with.
     """
 
     federation: str  # "tenant/name"
@@ -91,11 +94,15 @@ class ProgressReport:
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifact: ArtifactInfo | None = None
     message: str = ""
+    dropped: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         body = asdict(self)
         body["kind"] = str(self.kind)
         body["metrics"] = dict(self.metrics)
+        body["dropped"] = dict(self.dropped)
+        body["labels"] = {node: dict(labels) for node, labels in self.labels.items()}
         return json.dumps(body, sort_keys=True).encode("utf-8")
 
     @classmethod
@@ -114,6 +121,11 @@ class ProgressReport:
             metrics=_metrics(body.get("metrics") or {}),
             artifact=_artifact(body.get("artifact")),
             message=_typed(body, "message", str, ""),
+            dropped=_strings(body.get("dropped") or {}, "dropped"),
+            labels={
+                node: _strings(labels, f"labels of {node}")
+                for node, labels in _typed(body, "labels", dict, {}).items()
+            },
         )
 
 
@@ -122,6 +134,14 @@ def _typed(body: Mapping[str, Any], key: str, kind: type, default: Any = None) -
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ValueError(f"{key} must be {kind.__name__}")
     return value
+
+
+def _strings(value: object, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f"{what} must be an object of strings")
+    return dict(value)
 
 
 def _metrics(value: object) -> dict[str, float]:

@@ -4,7 +4,8 @@
 (set by the reconciler for every run it submits) and then reports each step to the daemon
 with the progress protocol (`runtime.progress`), writes checkpoints through the artifact
 store, loads the checkpoint a resumed run starts from, and hands back the daemon's directive
-(continue, pause, stop). `ControlledStrategy` drives it from Flower's strategy loop; a custom
+(continue, pause, stop), and carries the spec's lease and clientSelector for the strategy to
+enforce. `ControlledStrategy` drives it from Flower's strategy loop; a custom
 ServerApp loop calls it directly (see docs/byo-apps.md). Outside the reconciler (the key is
 empty, e.g. under `flwr run`) the controller does nothing and always answers continue.
 
@@ -29,6 +30,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, Context
 
 from reconciler.artifacts import fetch_verified, open_store, sha256_file
+from reconciler.flowerapp.lease import Lease, dropped_metrics
 from reconciler.flowerapp.settings import Control, parse_control
 from reconciler.flowerapp.undelivered import keep_undelivered
 from reconciler.runtime.progress import (
@@ -40,6 +42,7 @@ from reconciler.runtime.progress import (
     run_client,
     send_report,
 )
+from reconciler.selector import Labels, Selector
 from reconciler.specs.apps import APP_CONTROL_KEY
 
 CHECKPOINT_FORMAT = "npz"
@@ -108,6 +111,21 @@ class Controller:
         return self.control is not None
 
     @property
+    def lease(self) -> Lease | None:
+        """The spec's lease on each participant's task (None standalone: nothing enforced)."""
+        return self.control.lease if self.control else None
+
+    @property
+    def selector(self) -> Selector:
+        """The spec's clientSelector (standalone: every node)."""
+        return self.control.selector if self.control else Selector()
+
+    def nodes_labelled(self, rnd: int, labels: Mapping[int, Labels]) -> None:
+        """Report the labels the run's SuperNodes answered with (for the daemon's admission)."""
+        found = {str(node): dict(values) for node, values in sorted(labels.items())}
+        self.report(ReportKind.NODE_LABELS, rnd, labels=found)
+
+    @property
     def start_round(self) -> int:
         """The federation's round this run starts at (r + 1 when resuming after round r)."""
         return self.control.start_round if self.control else 1
@@ -155,11 +173,18 @@ class Controller:
         return directive
 
     def round_completed(
-        self, rnd: int, arrays: ArrayRecord, metrics: Mapping[str, float]
+        self,
+        rnd: int,
+        arrays: ArrayRecord,
+        metrics: Mapping[str, float],
+        dropped: Mapping[int, str] | None = None,
     ) -> Directive:
-        """Report the round's metrics, then write and report its checkpoint."""
-        self.last_round, self.metrics = rnd, dict(metrics)
-        self.report(ReportKind.ROUND_COMPLETED, rnd, metrics=self.metrics)
+        """Report the round's metrics (and the nodes whose replies did not count, with the
+        lease reason), then write and report its checkpoint."""
+        lost = dict(dropped or {})
+        self.last_round, self.metrics = rnd, {**metrics, **dropped_metrics(lost)}
+        why = {str(node): reason for node, reason in sorted(lost.items())}
+        self.report(ReportKind.ROUND_COMPLETED, rnd, metrics=self.metrics, dropped=why)
         return self.save_checkpoint(rnd, arrays)
 
     def save_checkpoint(self, rnd: int, arrays: ArrayRecord) -> Directive:

@@ -28,7 +28,7 @@ from reconciler.specs.apps import repo_app_findings
 from reconciler.specs.layout import layout_problem, name_findings, tenant_of
 from reconciler.specs.nodes import field_name, locate
 from reconciler.specs.policy import DEFAULT_POLICY, Policy, policy_findings
-from reconciler.specs.rules import RuleFinding, rule_findings
+from reconciler.specs.rules import RuleFinding, reserved_findings, rule_findings
 from reconciler.specs.salvage import salvage_name
 from reconciler.specs.schema import schema_findings
 from reconciler.specs.yamlsafe import Finding, YamlRejected, parse_document
@@ -45,6 +45,7 @@ class FileResult:
     problems: tuple[SpecProblem, ...]
     name_at: tuple[int, int] = (0, 0)  # line and column of metadata.name, when known
     digest: str = ""  # canonical digest of `document`, when valid
+    warnings: tuple[SpecProblem, ...] = ()  # reserved fields set: valid, but they do nothing
 
 
 def check_file(
@@ -97,7 +98,11 @@ def _check(
         found += _located(repo_app_findings(parsed.data, repo_root), parsed.node)
     name_at = locate(parsed.node, ("metadata", "name"))
     kept = parsed.data if keep else None
-    return _result(path, tenant, _name(parsed.data), found, name_at=name_at, document=kept)
+    result = _result(path, tenant, _name(parsed.data), found, name_at=name_at, document=kept)
+    reserved = _located(reserved_findings(parsed.data), parsed.node)
+    if not reserved:
+        return result
+    return replace(result, warnings=tuple(_problem(path, f) for f in _sorted(reserved)))
 
 
 def validate_document(

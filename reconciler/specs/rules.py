@@ -55,6 +55,47 @@ def rule_findings(document: Any, *, folder_tenant: str | None) -> list[RuleFindi
     return out
 
 
+# Fields only the built-in app reads: a team's own app (spec.app) never receives them.
+BUILT_IN_ONLY: tuple[Path, ...] = (
+    ("spec", "modelRef"),
+    ("spec", "datasetSpec"),
+    ("spec", "seed"),
+    ("spec", "privacy", "dp"),
+    ("spec", "telemetry"),
+    *(
+        ("spec", "strategy", "params", name)
+        for name in (
+            "clientFraction",
+            "localEpochs",
+            "localBatchSize",
+            "learningRate",
+            "proxMu",
+            "class",
+            "options",
+        )
+    ),
+)
+SECURE_AGGREGATION = ("spec", "privacy", "secureAggregation")
+
+
+def reserved_findings(document: Any) -> list[RuleFinding]:
+    """Fields that are set but do nothing here: `validate` warns, the spec stays valid.
+    `privacy.secureAggregation` is reserved (not implemented; `enabled: true` is an error);
+    with `spec.app`, the fields only the built-in app reads."""
+    if not isinstance(document, dict):
+        return []
+    out: list[RuleFinding] = []
+    if _get(document, SECURE_AGGREGATION) is not None:
+        out.append((SECURE_AGGREGATION, "reserved: secure aggregation is not implemented yet"))
+    if isinstance(_get(document, ("spec", "app")), dict):
+        out += [
+            (path, "has no effect with spec.app: only the built-in app reads it")
+            for path in BUILT_IN_ONLY
+            if _get(document, path) is not None
+        ]
+    return out
+
+
 def _get(document: Any, path: Path) -> Any:
     """The value at `path`, or None when any step is missing or of the wrong type."""
     value = document

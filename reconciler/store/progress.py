@@ -85,8 +85,16 @@ class Progress(Database):
         return True
 
     def round_completed(
-        self, key: FederationKey, generation: int, round: int, metrics: Mapping[str, Any]
+        self,
+        key: FederationKey,
+        generation: int,
+        round: int,
+        metrics: Mapping[str, Any],
+        dropped: Mapping[str, str] | None = None,
     ) -> bool:
+        """Record the round done; `dropped` (node id -> lease reason): nodes whose reply did
+        not count, one `fl.client.dropped` event each (their client row stays: they were
+        dropped for this round only)."""
         with self._tx() as cur:
             fed_id = _reporting(cur, key, generation)
             cur.execute(
@@ -109,6 +117,17 @@ class Progress(Database):
                 round=round,
                 metrics=dict(metrics),
             )
+            for node, reason in sorted((dropped or {}).items()):
+                _event(
+                    cur,
+                    lifecycle.CLIENT_DROPPED,
+                    fed_id,
+                    key,
+                    generation,
+                    node_id=node,
+                    round=round,
+                    reason=reason,
+                )
         return True
 
     def artifact_recorded(

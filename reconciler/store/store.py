@@ -8,7 +8,8 @@ The methods live in one module per job: `federations` (load, create, transitions
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
 `outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
 `cursors` (each notification service's place in the outbox), `notices` (invalid specs and
-stalled rounds, raised once), `views` (the console's reads);
+stalled rounds, raised once), `nodes` (SuperNode labels runs reported, per tenant), `views`
+(the console's reads);
 `db` holds the pool and transactions.
 """
 
@@ -18,6 +19,7 @@ from reconciler.store.bulk import Bulk
 from reconciler.store.cursors import DeliveryCursors
 from reconciler.store.federations import Federations
 from reconciler.store.findings import DaemonFindings
+from reconciler.store.nodes import NodeLabelBook
 from reconciler.store.notices import Notices
 from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
@@ -36,6 +38,7 @@ class Store(
     DaemonFindings,
     DeliveryCursors,
     Notices,
+    NodeLabelBook,
     Views,
 ):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -36,6 +36,10 @@ class Metrics:
         self.clients_joined = Counter(
             "fl_clients_joined_total", "Clients that joined", FED, registry=r
         )
+        self.clients_dropped = Counter(
+            "fl_clients_dropped_total", "Clients dropped for a round, by reason",
+            (*FED, "reason"), registry=r,
+        )  # fmt: skip
         self.rounds_started = Counter("fl_rounds_started_total", "Rounds started", FED, registry=r)
         self.rounds_completed = Counter(
             "fl_rounds_completed_total", "Rounds completed", FED, registry=r
@@ -142,6 +146,11 @@ class Metrics:
 
     def client_joined(self, key: FederationKey) -> None:
         self.clients_joined.labels(key.tenant, key.name).inc()
+
+    def clients_dropped_for_round(self, key: FederationKey, reasons: Mapping[str, str]) -> None:
+        """Nodes whose reply did not count in a round (node id -> lease reason)."""
+        for reason in reasons.values():
+            self.clients_dropped.labels(key.tenant, key.name, reason).inc()
 
     def federation_ended(self, key: FederationKey) -> None:
         """Forget a federation's open round (it will not complete in this run)."""

@@ -122,7 +122,9 @@ def test_the_sdk_exports_exactly_its_public_names() -> None:
         "ControlledStrategy",
         "Controller",
         "Directive",
+        "PROCESSED_METRIC",
         "RunHalted",
+        "answer_label_queries",
         "checkpoint_bytes",
         "load_checkpoint",
     ]

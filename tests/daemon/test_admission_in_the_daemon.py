@@ -81,3 +81,32 @@ def test_past_max_running_the_second_start_is_queued_until_the_first_ends(
     world.cycle()
     assert world.record("digits-fedavg").phase is Phase.COMPLETED
     assert world.record("second").phase is Phase.STARTING
+
+
+@pytest.fixture
+def gpu_spec(tmp_path: Path, pg_url: str) -> Iterator[World]:
+    """The example spec asking for SuperNodes tagged gpu; three nodes online."""
+    text = SPEC.replace("spec:\n", "spec:\n  clientSelector:\n    tags: [gpu]\n", 1)
+    assert "tags: [gpu]" in text
+    yield from running(make_world(tmp_path, pg_url, files={SPEC_PATH: text}))
+
+
+def test_a_selector_no_online_node_matches_is_a_pending_condition_naming_it(
+    gpu_spec: World,
+) -> None:
+    world = gpu_spec
+    nodes = [node.node_id for node in world.runtime.nodes()]
+    world.store.nodes_labelled("acme", {nodes[0]: {"tags": "cpu"}, nodes[1]: {}, nodes[2]: {}})
+    world.store.nodes_labelled("globex", {n: {"tags": "gpu"} for n in nodes})  # not acme's say
+
+    world.cycle()
+
+    assert world.record("digits-fedavg").phase is Phase.PENDING and world.run_ids() == []
+    status = remote_status(world, STATUS)
+    assert status is not None and status["phase"] == "Pending"
+    short = conditions(status)["SuperNodesShort"]
+    assert (short["status"], short["reason"]) == ("True", "NoEligibleSuperNodes")
+    assert "none of the 3 online match clientSelector tags [gpu], tenant acme" in short["message"]
+    world.store.nodes_labelled("acme", {n: {"tags": "gpu,eu"} for n in nodes})
+    world.cycle()
+    assert world.record("digits-fedavg").phase is Phase.STARTING

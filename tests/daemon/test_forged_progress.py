@@ -235,6 +235,25 @@ FORGERIES: list[tuple[str, Forgery, int, str]] = [
     ),
     ("a client without node id", _plain(K.CLIENT_JOINED, 2, message=""), 422, "malformed"),
     (
+        "a node dropped for a made-up reason",
+        _plain(K.ROUND_COMPLETED, 2, dropped={"7": "not-my-favourite"}),
+        422,
+        "malformed",
+    ),
+    (
+        "a node dropped by a name, not an id",
+        _plain(K.ROUND_COMPLETED, 2, dropped={"node-7": "lease-ttl"}),
+        422,
+        "malformed",
+    ),
+    (
+        "node labels beyond tags and tenant",
+        _plain(K.NODE_LABELS, 2, labels={"7": {"partition-id": "0", "tags": "gpu"}}),
+        422,
+        "malformed",
+    ),
+    ("node labels naming no node", _plain(K.NODE_LABELS, 2, labels={}), 422, "malformed"),
+    (
         "an attempt not launched yet",
         lambda s: (replace(s.report(K.ROUND_STARTED, 3), attempt=2), None),
         503,
@@ -297,7 +316,7 @@ def test_forged_reports_for_a_running_federation_are_refused_and_change_nothing(
     wrong = refuse_all(running.world, forgeries, expected, caplog)
 
     assert wrong == [], "\n".join(wrong)
-    assert len(FORGERIES) == 29
+    assert len(FORGERIES) == 33
     # The run itself goes on: its next real reports are still recorded.
     world = running.world
     ckpt = put(running.base, "round-0002.npz", b"round 2", world.tmp)

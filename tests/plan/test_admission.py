@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from reconciler.daemon.conditions import Findings, derive
 from reconciler.model import (
     DEFAULT_TARGET,
     DesiredState,
@@ -16,6 +17,8 @@ from reconciler.model import (
     RecordedFederation,
 )
 from reconciler.plan import ActionKind, PlanOptions, plan
+from reconciler.plan.admission import NO_ELIGIBLE
+from reconciler.selector import NodeLabels
 from reconciler.specs.policy import Policy, TenantRules
 from tests.plan.builders import record, spec
 
@@ -122,3 +125,68 @@ def test_a_start_waiting_for_supernodes_takes_no_slot() -> None:
         desired(big, small), {}, None, PlanOptions(max_running=1), nodes_online={DEFAULT_TARGET: 3}
     )
     assert started(result) == ["acme/b-small"]
+
+
+# --- clientSelector: only eligible SuperNodes count ------------------------------------
+
+
+def gpu_spec(name: str, needed: int = 2) -> FederationSpec:
+    return spec(name, clientSelector__tags=["gpu"], strategy__params__minAvailable=needed)
+
+
+def test_a_selector_counts_only_matching_nodes_and_nodes_not_known_yet() -> None:
+    labels = NodeLabels((1, 2, 3), {"acme": {1: {"tags": "gpu"}, 2: {"tags": "cpu"}}})
+    two, three = gpu_spec("two"), gpu_spec("three", needed=3)
+
+    result = plan(
+        desired(two, three),
+        {},
+        None,
+        PlanOptions(),
+        nodes_online={DEFAULT_TARGET: 3},
+        node_labels={DEFAULT_TARGET: labels},
+    )
+
+    assert started(result) == ["acme/two"]  # node 1 matches, node 3 is not known yet
+    (waiting,) = [a for a in result.actions if a.kind is ActionKind.WAITING]
+    assert waiting.reason.startswith(
+        "waiting for SuperNodes: 2 of 3 needed online and matching clientSelector tags [gpu]"
+    )
+
+
+def test_a_selector_matching_no_online_node_says_so() -> None:
+    labels = NodeLabels((1, 2), {"acme": {1: {"tags": "cpu"}, 2: {}}})
+
+    result = plan(
+        desired(gpu_spec("gpu")),
+        {},
+        None,
+        PlanOptions(),
+        nodes_online={DEFAULT_TARGET: 2},
+        node_labels={DEFAULT_TARGET: labels},
+    )
+
+    (waiting,) = result.actions
+    assert waiting.kind is ActionKind.WAITING
+    assert waiting.reason.startswith(
+        f"{NO_ELIGIBLE}: none of the 2 online match clientSelector tags [gpu]"
+    )
+    found = Findings(nodes_short=waiting.reason)
+    record_ = record(gpu_spec("gpu"), Phase.PENDING, attempt=0)
+    (short,) = [c for c in derive(record_, found, {}, "t") if c.type.value == "SuperNodesShort"]
+    assert (short.status, short.reason) == ("True", "NoEligibleSuperNodes")
+
+
+def test_labels_reported_by_another_tenant_do_not_hold_a_start_back() -> None:
+    labels = NodeLabels((1, 2), {"globex": {1: {"tags": "cpu"}, 2: {"tags": "cpu"}}})
+
+    result = plan(
+        desired(gpu_spec("gpu")),
+        {},
+        None,
+        PlanOptions(),
+        nodes_online={DEFAULT_TARGET: 2},
+        node_labels={DEFAULT_TARGET: labels},
+    )
+
+    assert started(result) == ["acme/gpu"]

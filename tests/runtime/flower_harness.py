@@ -123,7 +123,8 @@ class Finished:
 
 
 def _is_client(r: ProgressReport) -> bool:
-    return r.kind in (ReportKind.CLIENT_JOINED, ReportKind.CLIENT_DROPPED)
+    """Reports about SuperNodes (joined, dropped, their labels): `kinds` leaves them out."""
+    return r.kind in (ReportKind.CLIENT_JOINED, ReportKind.CLIENT_DROPPED, ReportKind.NODE_LABELS)
 
 
 def request(

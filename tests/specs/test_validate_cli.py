@@ -178,3 +178,43 @@ def test_big_repositories_are_checked_in_worker_processes_with_the_same_verdicts
         "specs/t1/f1.yml",
     ]
     assert "of 451 spec file(s)" in err
+
+
+def test_a_reserved_field_set_is_a_located_warning_and_the_spec_stays_valid(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = minimal_document(name="a") + "  privacy:\n    secureAggregation:\n      enabled: false\n"
+    root = make_repo({"specs/acme/a.yaml": text})
+
+    code, out, err = run(capsys, str(root))
+    json_code, json_out, _ = run(capsys, str(root), "--output", "json")
+
+    assert code == json_code == 0 and "1 spec file(s) valid" in err
+    (line,) = out.splitlines()
+    assert LINE.match(line), line
+    assert line.endswith(
+        "spec.privacy.secureAggregation: warning: reserved: secure aggregation is not "
+        "implemented yet"
+    )
+    body = json.loads(json_out)
+    assert body["valid"] and body["problems"] == []
+    assert [w["field"] for w in body["warnings"]] == ["spec.privacy.secureAggregation"]
+
+
+def test_fields_only_the_built_in_app_reads_are_warned_about_with_spec_app() -> None:
+    from reconciler.specs.rules import reserved_findings
+
+    document = {
+        "spec": {
+            "app": {"path": "apps/mine"},
+            "privacy": {"dp": {"enabled": True, "epsilon": 1.0, "delta": 1e-5}},
+            "strategy": {"name": "fedavg", "params": {"minAvailable": 2, "localEpochs": 3}},
+        }
+    }
+
+    found = {".".join(map(str, path)): message for path, message in reserved_findings(document)}
+
+    assert set(found) == {"spec.privacy.dp", "spec.strategy.params.localEpochs"}
+    assert all("only the built-in app reads it" in m for m in found.values())
+    del document["spec"]["app"]
+    assert reserved_findings(document) == []  # the built-in app reads them all

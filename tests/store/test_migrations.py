@@ -27,6 +27,7 @@ TABLES = {
     "notification_cursors",
     "federation_documents",
     "notices",
+    "node_labels",
 }
 
 

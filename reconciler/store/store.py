@@ -7,7 +7,8 @@
 The methods live in one module per job: `federations` (load, create, transitions, spec
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
 `outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
-`cursors` (each notification service's place in the outbox);
+`cursors` (each notification service's place in the outbox), `history` (one federation's
+past, for the CLI);
 `db` holds the pool and transactions.
 """
 
@@ -17,11 +18,14 @@ from reconciler.store.bulk import Bulk
 from reconciler.store.cursors import DeliveryCursors
 from reconciler.store.federations import Federations
 from reconciler.store.findings import DaemonFindings
+from reconciler.store.history import History
 from reconciler.store.outbox import Outbox
 from reconciler.store.progress import Progress
 from reconciler.store.reports import Reports
 from reconciler.store.runs import Runs
 
 
-class Store(Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors):
+class Store(
+    Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors, History
+):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -49,9 +49,15 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
         "a person confirms: a commit trailer 'Thunderline-Prune: confirm', or the daemon's "
         "--prune-confirm",
     )
-    guard.add_argument("--prune-max-count", type=int, default=10, metavar="N", help="default: 10")
     guard.add_argument(
-        "--prune-max-share", type=float, default=0.5, metavar="FRACTION", help="default: 0.5"
+        "--prune-max-count", type=int, default=10, metavar="N", help="(default: %(default)s)"
+    )
+    guard.add_argument(
+        "--prune-max-share",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="(default: %(default)s)",
     )
     return guard
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.common import add_database_argument, fail, open_store
-from reconciler.cli.output import JSON, TEXT, WIDE, YAML, add_output_argument, dump
+from reconciler.cli.output import JSON, TEXT, WIDE, YAML, add_output_argument, dump, dump_line
 
 if TYPE_CHECKING:
     from reconciler.store import StatusRow, Store
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 print(render(store, args.name, args.output))
                 return 0
             watch(
-                lambda: render(store, args.name, args.output),
+                lambda: render(store, args.name, args.output, stream=True),
                 streaming=args.output in (JSON, YAML),
                 interval=args.interval,
             )
@@ -116,8 +116,10 @@ def watch(
             return
 
 
-def render(store: Store, name: str | None, fmt: str) -> str:
-    """What `status` prints once: the list, or one federation when NAME names one."""
+def render(store: Store, name: str | None, fmt: str, *, stream: bool = False) -> str:
+    """What `status` prints once: the list, or one federation when NAME names one.
+    `stream`: json as one line, yaml as a document opened by `---` (for --watch)."""
+    write = dump_line if stream else dump
     from reconciler.cli.federation import (
         NameNotFound,
         detail_document,
@@ -133,16 +135,16 @@ def render(store: Store, name: str | None, fmt: str) -> str:
     if name and len(rows) == 1:
         detail = load_detail(store, resolve(store, name))
         if fmt in (JSON, YAML):
-            return dump(detail_document(detail), fmt)
+            return write(detail_document(detail), fmt)
         return render_detail(detail)
     if name and not rows and len(specs) == 1 and fmt in (JSON, YAML):
-        return dump(_finding_json(specs[0]), fmt)
+        return write(_finding_json(specs[0]), fmt)
     if name and len(rows) > 1 and fmt == TEXT:
         try:
             resolve(store, name)
         except NameNotFound as exc:
             print(f"reconciler status: {exc}; listing them", file=sys.stderr)
-    return render_list(rows, specs, [] if name else store.step_errors(), fmt)
+    return render_list(rows, specs, [] if name else store.step_errors(), fmt, write=write)
 
 
 def render_list(
@@ -150,10 +152,12 @@ def render_list(
     specs: Sequence[SpecFindingRow],
     errors: Sequence[StepErrorRow],
     fmt: str,
+    *,
+    write: Callable[[Any, str], str] = dump,
 ) -> str:
     if fmt in (JSON, YAML):
         listed = [_as_json(row) for row in rows] + [_finding_json(spec) for spec in specs]
-        return dump(listed, fmt)
+        return write(listed, fmt)
     now = datetime.now(UTC)
     wide = fmt == WIDE
     headers = _WIDE_HEADERS if wide else _HEADERS

@@ -1,4 +1,4 @@
-"""`reconciler logs NAME [--superlink HOST:PORT] [--run ID | --all]`: a federation's Flower logs.
+"""`reconciler logs NAME [-f] [--superlink HOST:PORT] [--run ID | --all]`: Flower run logs.
 
 TLS to the SuperLink as for `reconciler run`: `--flower-ca-file` (or
 $THUNDERLINE_FLOWER_CA_FILE), `--flower-insecure`, else plaintext only to loopback.
@@ -6,14 +6,19 @@ $THUNDERLINE_FLOWER_CA_FILE), `--flower-insecure`, else plaintext only to loopba
 Looks the federation's runs up in the store (NAME is `tenant/name` or a bare name) and
 prints the log of the newest one (`--all`: every run, oldest first; `--run`: that one)
 as the SuperLink keeps it: the ServerApp's own output, tracebacks included. Works for the
-built-in app and for a team's own app alike. Exit codes: 0 printed, 1 no such federation
-or run, 2 database or SuperLink error.
+built-in app and for a team's own app alike. `-f` keeps printing new lines until the run
+finishes (or Ctrl-C). Flower's colour codes are kept only when stdout is a terminal and
+$NO_COLOR is unset. Exit codes: 0 printed, 1 no such federation or run, 2 database or
+SuperLink error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from reconciler.cli.common import (
@@ -23,6 +28,7 @@ from reconciler.cli.common import (
     flower_transport,
     open_store,
 )
+from reconciler.cli.federation import NameNotFound, resolve
 
 if TYPE_CHECKING:
     from reconciler.model import FederationKey
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
     from reconciler.store import Store
 
 DEFAULT_SUPERLINK = "127.0.0.1:8000"
+FOLLOW_POLL = 1.0  # seconds between looks at a followed run
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 class LogsError(Exception):
@@ -52,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run", type=int, metavar="ID", help="one run of this federation")
     which.add_argument("--all", action="store_true", help="every run, oldest first")
+    parser.add_argument(
+        "--follow", "-f", action="store_true", help="keep printing new lines until the run ends"
+    )
     add_database_argument(parser)
     add_flower_tls_arguments(parser)
     parser.set_defaults(handler=run)
@@ -77,29 +88,21 @@ def show_logs(runtime: FlowerRuntime, args: argparse.Namespace) -> int:
 
     try:
         with open_store(args, create=False, announce=False) as store:
-            key = find_federation(store, args.name)
+            key = resolve(store, args.name)
             run_ids = select_runs(store, key, run_id=args.run, every=args.all)
-    except LogsError as exc:
+    except (LogsError, NameNotFound) as exc:
         print(f"reconciler logs: {exc}", file=sys.stderr)
         return 1
     except StoreError as exc:
         return fail("logs", exc)
     try:
-        for run_id in run_ids:
-            print_run(runtime, run_id, header=len(run_ids) > 1)
+        clean = plain_output()
+        printed = [print_run(runtime, r, header=len(run_ids) > 1, plain=clean) for r in run_ids]
+        if args.follow:
+            follow_run(runtime, run_ids[-1], printed=printed[-1], plain=clean)
     except RuntimeFailure as exc:
         return fail("logs", exc)
     return 0
-
-
-def find_federation(store: Store, name: str) -> FederationKey:
-    keys = sorted({row.key for row in store.status_rows(name)})
-    if not keys:
-        raise LogsError(f"no federation named {name!r} is recorded")
-    if len(keys) > 1:
-        names = ", ".join(str(k) for k in keys)
-        raise LogsError(f"{name!r} names several federations ({names}); write tenant/name")
-    return keys[0]
 
 
 def select_runs(store: Store, key: FederationKey, *, run_id: int | None, every: bool) -> list[int]:
@@ -114,11 +117,39 @@ def select_runs(store: Store, key: FederationKey, *, run_id: int | None, every: 
     return runs if every else runs[-1:]
 
 
-def print_run(runtime: FlowerRuntime, run_id: int, *, header: bool) -> None:
+def plain_output() -> bool:
+    """Strip colour codes: stdout is no terminal, or $NO_COLOR asks for none."""
+    return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
+
+
+def print_run(runtime: FlowerRuntime, run_id: int, *, header: bool, plain: bool) -> int:
+    """Print the run's log as it is now; the number of lines printed."""
     if header:
         print(f"==> Flower run {run_id} <==")
     lines = runtime.logs(run_id)
     for line in lines:
-        print(line)
+        print(_ANSI.sub("", line) if plain else line)
     if not lines:
         print(f"(no log lines for run {run_id} yet)", file=sys.stderr)
+    return len(lines)
+
+
+def follow_run(
+    runtime: FlowerRuntime,
+    run_id: int,
+    *,
+    printed: int,
+    plain: bool,
+    poll: float = FOLLOW_POLL,
+    stop: threading.Event | None = None,
+) -> None:
+    """Print lines the run adds past the first `printed` until it is finished (then once
+    more) or `stop` is set. The SuperLink hands out the whole log each time."""
+    stop = stop or threading.Event()
+    finished = False
+    while not finished and not stop.wait(poll):
+        finished = runtime.status(run_id)[0] == "finished"
+        lines = runtime.logs(run_id)
+        for line in lines[printed:]:
+            print(_ANSI.sub("", line) if plain else line, flush=True)
+        printed = max(printed, len(lines))

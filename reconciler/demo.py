@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.cli.status import format_metrics
 from reconciler.daemon.assemble import real_parts
 from reconciler.daemon.main import configure_logging
 from reconciler.daemon.service import Daemon
@@ -75,23 +76,29 @@ def demo_settings(remote: Path, state: Path, db_url: str) -> Settings:
 
 
 def _line(row: StatusRow) -> str:
-    metrics = "  ".join(f"{k}={v:.3f}" for k, v in sorted(row.last_metrics.items())[:3])
+    metrics = format_metrics(row.last_metrics)
     rounds = f"round {row.current_round}/{row.total_rounds}"
     return f"{row.key!s:<24} {row.phase.value:<10} {rounds:<11} {metrics}"
 
 
+def _progress(row: StatusRow) -> tuple[object, ...]:
+    """What a new progress line needs: the phase changed or a round completed (its
+    metrics arrived). The round number alone moves when the next round starts, and the
+    line would show the previous round's metrics under it."""
+    return (row.phase, sorted(row.last_metrics.items()))
+
+
 def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool]) -> bool:
-    """Print a line whenever a federation's phase, round or metrics change; True when all
+    """Print a line whenever a federation's phase changes or a round completes; True when all
     federations that are not paused have finished."""
-    shown: dict[object, str] = {}
+    shown: dict[object, tuple[object, ...]] = {}
     began = time.monotonic()
     while time.monotonic() - began < timeout and not stop():
         rows = store.status_rows()
         for row in rows:
-            line = _line(row)
-            if shown.get(row.key) != line:
-                shown[row.key] = line
-                print(f"[{time.monotonic() - began:5.0f}s] {line}", file=out, flush=True)
+            if shown.get(row.key) != _progress(row):
+                shown[row.key] = _progress(row)
+                print(f"[{time.monotonic() - began:5.0f}s] {_line(row)}", file=out, flush=True)
         if rows and all(r.phase.terminal or r.phase is Phase.PAUSED for r in rows):
             return True
         time.sleep(0.5)

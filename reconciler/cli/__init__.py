@@ -30,6 +30,7 @@ COMMANDS = (
     "events",
     "logs",
     "wait",
+    "reconcile",
     "version",
     "completion",
 )

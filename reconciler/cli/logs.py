@@ -1,5 +1,8 @@
 """`reconciler logs NAME [-f] [--superlink HOST:PORT] [--run ID | --all]`: Flower run logs.
 
+The SuperLink is the one the daemon recorded in the database when it started (so after
+`make demo`, its local SuperLink), unless `--superlink` names another.
+
 TLS to the SuperLink as for `reconciler run`: `--flower-ca-file` (or
 $THUNDERLINE_FLOWER_CA_FILE), `--flower-insecure`, else plaintext only to loopback.
 
@@ -53,9 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("name", metavar="NAME", help="tenant/name or a bare name")
     parser.add_argument(
         "--superlink",
-        default=DEFAULT_SUPERLINK,
         metavar="HOST:PORT",
-        help=f"the SuperLink the runs ran on (default: {DEFAULT_SUPERLINK})",
+        help="the SuperLink the runs ran on (default: the one the daemon recorded in the "
+        f"database, else {DEFAULT_SUPERLINK})",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run", type=int, metavar="ID", help="one run of this federation")
@@ -71,15 +74,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from reconciler.runtime.base import RuntimeFailure
     from reconciler.runtime.flower import FlowerRuntime
+    from reconciler.store import StoreError
 
-    try:  # first, so that TLS options that cannot work are named before anything else
-        runtime = FlowerRuntime(args.superlink, transport=flower_transport(args, args.superlink))
+    try:
+        address = args.superlink or recorded_superlink(args)
+    except StoreError as exc:
+        return fail("logs", exc)
+    try:  # before the logs, so that TLS options that cannot work are named first
+        runtime = FlowerRuntime(address, transport=flower_transport(args, address))
     except RuntimeFailure as exc:
         return fail("logs", exc)
     try:
         return show_logs(runtime, args)
     finally:
         runtime.close()
+
+
+def recorded_superlink(args: argparse.Namespace) -> str:
+    """The Control API address the daemon recorded (a local SuperLink's port is picked at
+    start), else the default."""
+    from reconciler.store.endpoints import SUPERLINK
+
+    with open_store(args, create=False, announce=False) as store:
+        return store.endpoint(SUPERLINK) or DEFAULT_SUPERLINK
 
 
 def show_logs(runtime: FlowerRuntime, args: argparse.Namespace) -> int:

@@ -13,15 +13,20 @@ import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from reconciler.daemon.apitoken import api_token
 from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Parts
 from reconciler.report import StatusWriter
-from reconciler.runtime.base import Runtime, RuntimeFailure
+from reconciler.runtime.base import RuntimeFailure
 from reconciler.runtime.progress import MIN_KEY_BYTES, PROGRESS_KEY_FILE_ENV
 from reconciler.settings import STATE_DIR, Settings
 from reconciler.source import GitSource
 from reconciler.store import LeaderLock, Store, database_url
+
+if TYPE_CHECKING:
+    from reconciler.runtime.flower import FlowerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ def progress_secret(state_dir: Path = STATE_DIR, key_file: Path | None = None) -
     return key
 
 
-def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
+def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> FlowerRuntime:
     from reconciler.runtime.flower import FlowerRuntime
     from reconciler.runtime.local import LocalFlower
     from reconciler.runtime.tls import choose_transport
@@ -146,4 +151,6 @@ def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[
             leader=LeaderLock(url) if leader_election else None,
             progress_secret=key,
             webhook_secret=webhook.encode() if webhook else None,
+            api_token=api_token(create=True),
+            superlink=runtime.address,
         )

@@ -8,7 +8,7 @@ The methods live in one module per job: `federations` (load, create, transitions
 replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, status rows),
 `outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
 `cursors` (each notification service's place in the outbox), `history` (one federation's
-past, for the CLI);
+past, for the CLI), `endpoints` (where the CLI reaches the daemon and its SuperLink);
 `db` holds the pool and transactions.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from reconciler.store.bulk import Bulk
 from reconciler.store.cursors import DeliveryCursors
+from reconciler.store.endpoints import DaemonEndpoints
 from reconciler.store.federations import Federations
 from reconciler.store.findings import DaemonFindings
 from reconciler.store.history import History
@@ -26,6 +27,15 @@ from reconciler.store.runs import Runs
 
 
 class Store(
-    Federations, Runs, Progress, Outbox, Bulk, Reports, DaemonFindings, DeliveryCursors, History
+    Federations,
+    Runs,
+    Progress,
+    Outbox,
+    Bulk,
+    Reports,
+    DaemonFindings,
+    DeliveryCursors,
+    History,
+    DaemonEndpoints,
 ):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -25,6 +25,7 @@ TABLES = {
     "step_errors",
     "spec_findings",
     "notification_cursors",
+    "daemon_endpoints",
 }
 
 

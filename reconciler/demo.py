@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.cli.common import DEMO_DATABASE
 from reconciler.cli.status import format_metrics
 from reconciler.daemon.assemble import real_parts
 from reconciler.daemon.main import configure_logging
@@ -105,6 +106,14 @@ def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool
     return False
 
 
+INSPECT = """
+The data stays until the next `make demo`. Look at it with the same commands as a daemon's:
+  reconciler status --demo               every federation
+  reconciler describe NAME --demo        one in detail: conditions, rounds, checkpoint, events
+  reconciler history NAME --demo         its generations, runs and checkpoints
+  reconciler events --demo -o yaml       everything that happened"""
+
+
 def summary(store: Store, checkout: Path, out: TextIO) -> None:
     print("\nFinal status", file=out)
     for row in store.status_rows():
@@ -114,6 +123,7 @@ def summary(store: Store, checkout: Path, out: TextIO) -> None:
         if row.artifact_uri:
             print(f"    checkpoint:    {row.artifact_uri.removeprefix('file://')}", file=out)
             print(f"    sha256:        {row.artifact_sha256}", file=out)
+    print(INSPECT, file=out)
 
 
 def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout) -> int:
@@ -124,8 +134,8 @@ def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout)
     remote = seed_repository(project, state)
     print(f"spec repository: {remote} (seeded from specs/ and examples/)", file=out)
     admin_url, described = database_url({}, project / STATE_DIR / "pg")
-    print(f"database: {described}, fresh database thunderline_demo", file=out)
-    settings = demo_settings(remote, state, fresh_database(admin_url, "thunderline_demo"))
+    print(f"database: {described}, fresh database {DEMO_DATABASE}", file=out)
+    settings = demo_settings(remote, state, fresh_database(admin_url, DEMO_DATABASE))
     print("starting a local Flower SuperLink and 3 SuperNodes...", file=out, flush=True)
     with real_parts(settings, leader_election=False) as parts:
         daemon = Daemon(settings, parts).start()

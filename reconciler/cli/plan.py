@@ -58,7 +58,6 @@ class PlanError(Exception):
 def run(args: argparse.Namespace) -> int:
     from reconciler.cli.validate import UsageError, find_target
     from reconciler.plan import plan
-    from reconciler.plan.render import RENDERERS
     from reconciler.specs import load_repo
     from reconciler.specs.policyfile import PolicyInvalid
 
@@ -72,11 +71,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"reconciler plan: {exc}", file=sys.stderr)
         return EXIT_ERROR
     result = plan(desired, recorded, None, options)
-    if args.output == YAML:  # the json document, in YAML
-        print(dump(json.loads(RENDERERS[JSON](result)), YAML))
-    else:
-        sys.stdout.write(RENDERERS[args.output](result))
+    sys.stdout.write(render(result, args.output))
     return result.exit_code
+
+
+def render(result: Any, fmt: str) -> str:
+    """The plan in `fmt`: the plan renderers' text, markdown or json; yaml is the json
+    document in YAML."""
+    from reconciler.plan.render import RENDERERS
+
+    if fmt == YAML:
+        return dump(json.loads(RENDERERS[JSON](result)), YAML) + "\n"
+    return RENDERERS[fmt](result)
 
 
 def _recorded(root: Path, args: argparse.Namespace, policy: Policy) -> Mapping[Any, Any]:

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.cli.conftest import check_golden, cli
+from tests.cli.conftest import GOLDEN, check_golden, cli
 
 pytestmark = pytest.mark.pg
 
@@ -93,3 +93,21 @@ def test_yaml_is_the_json_document(recorded: str, capsys: pytest.CaptureFixture[
     as_yaml = yaml.safe_load(capsys.readouterr().out)
 
     assert as_yaml == as_json
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "yaml"])
+def test_plan_outputs_match_golden_files(fmt: str) -> None:
+    """The plan's text, markdown and json come from the plan renderers (their goldens are
+    in tests/plan/golden); yaml is the CLI's, the json document in YAML."""
+    from reconciler.cli.plan import render
+    from tests.plan.test_plan_output import sample_plan
+
+    rendered = render(sample_plan(), fmt)
+
+    if fmt == "yaml":
+        check_golden("plan.yaml", rendered)
+        as_json = render(sample_plan(), "json")
+        assert yaml.safe_load(rendered) == json.loads(as_json)
+    else:
+        golden = {"text": "plan.txt", "markdown": "plan.md", "json": "plan.json"}[fmt]
+        assert rendered == (GOLDEN.parent.parent / "plan" / "golden" / golden).read_text()

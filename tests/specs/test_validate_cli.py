@@ -178,3 +178,15 @@ def test_big_repositories_are_checked_in_worker_processes_with_the_same_verdicts
         "specs/t1/f1.yml",
     ]
     assert "of 451 spec file(s)" in err
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("text", "txt"), ("json", "json"), ("yaml", "yaml")])
+def test_every_output_matches_its_golden_file(
+    repo: Path, fmt: str, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.conftest import check_golden
+
+    code, out, _ = run(capsys, "-o", fmt)
+
+    assert code == 1
+    check_golden(f"validate.{suffix}", out)

@@ -13,6 +13,7 @@ Exit codes: 0 shown, 1 NAME neither recorded nor reported, 2 database error, 130
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from reconciler.store import StatusRow, Store
     from reconciler.store.findings import SpecFindingRow, StepErrorRow
 
+_AGES = re.compile(r"(?m)  \d+[smhd]$")  # the AGE column, last in the text tables
 _HEADERS = ("TENANT", "NAME", "PHASE", "ROUND", "LAST METRICS", "AGE")
 _WIDE_HEADERS = (*_HEADERS[:5], "GEN", "CHECKPOINT", "AGE")
 
@@ -107,11 +109,11 @@ def watch(
     last = None
     while True:
         text = show()
-        if text != last:
+        if _AGES.sub("", text) != last:  # a row growing older is no change
             if last is not None and not streaming:
                 print()
             print(text, flush=True)
-            last = text
+            last = _AGES.sub("", text)
         if stop.wait(interval):
             return
 

@@ -118,19 +118,40 @@ def test_watch_prints_again_when_the_federation_changes(
     with Store.connect(sample) as store:
 
         def show() -> str:
-            return status.render(store, "acme/digits", "json", stream=True)
+            shown = status.render(store, "acme/digits", "json", stream=True)
+            if '"phase": "Paused"' in shown:
+                stop.set()  # after this look: it is printed, then the watch ends
+            return shown
 
-        def change_then_stop() -> None:
-            walk(store, DIGITS, Phase.PAUSED)
-            time.sleep(0.3)
-            stop.set()
-
-        timer = _later(0.3, change_then_stop)
+        pause = _later(0.3, lambda: walk(store, DIGITS, Phase.PAUSED))
+        bound = _later(20, stop.set)
         try:
             status.watch(show, streaming=True, interval=0.05, stop=stop)
         finally:
-            timer.cancel()
-            stop.set()
+            pause.cancel()
+            bound.cancel()
 
     phases = [json.loads(line)["phase"] for line in capsys.readouterr().out.splitlines()]
     assert phases == ["Running", "Paused"]
+
+
+def test_watch_ignores_rows_only_growing_older(capsys: pytest.CaptureFixture[str]) -> None:
+    tables = iter(
+        [
+            "TENANT  NAME  PHASE    AGE\nacme    a     Running  5s",
+            "TENANT  NAME  PHASE    AGE\nacme    a     Running  7s",
+            "TENANT  NAME  PHASE    AGE\nacme    a     Paused   9s",
+        ]
+    )
+    stop = threading.Event()
+
+    def show() -> str:
+        table = next(tables, None)
+        if table is None:
+            stop.set()
+            return "TENANT  NAME  PHASE    AGE\nacme    a     Paused   9s"
+        return table
+
+    status.watch(show, streaming=False, interval=0, stop=stop)
+
+    assert capsys.readouterr().out.count("acme") == 2  # the 5s and the Paused tables

@@ -76,17 +76,17 @@ def demo_settings(remote: Path, state: Path, db_url: str) -> Settings:
     )
 
 
-def _line(row: StatusRow) -> str:
-    metrics = format_metrics(row.last_metrics)
-    rounds = f"round {row.current_round}/{row.total_rounds}"
-    return f"{row.key!s:<24} {row.phase.value:<10} {rounds:<11} {metrics}"
+def _line(row: StatusRow, done: int) -> str:
+    """The federation, its phase, the last completed round and that round's metrics."""
+    rounds = f"round {done}/{row.total_rounds}"
+    return f"{row.key!s:<24} {row.phase.value:<10} {rounds:<11} {format_metrics(row.last_metrics)}"
 
 
-def _progress(row: StatusRow) -> tuple[object, ...]:
-    """What a new progress line needs: the phase changed or a round completed (its
-    metrics arrived). The round number alone moves when the next round starts, and the
-    line would show the previous round's metrics under it."""
-    return (row.phase, sorted(row.last_metrics.items()))
+def _completed(store: Store, row: StatusRow) -> int:
+    """The last completed round: the federation's round number moves when a round starts,
+    and the next round can start before the last one's metrics are in."""
+    done = [r.number for r in store.rounds(row.key) if r.status == "completed"]
+    return max(done, default=0)
 
 
 def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool]) -> bool:
@@ -97,9 +97,10 @@ def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool
     while time.monotonic() - began < timeout and not stop():
         rows = store.status_rows()
         for row in rows:
-            if shown.get(row.key) != _progress(row):
-                shown[row.key] = _progress(row)
-                print(f"[{time.monotonic() - began:5.0f}s] {_line(row)}", file=out, flush=True)
+            line = _line(row, _completed(store, row))
+            if shown.get(row.key) != (row.phase, line):
+                shown[row.key] = (row.phase, line)
+                print(f"[{time.monotonic() - began:5.0f}s] {line}", file=out, flush=True)
         if rows and all(r.phase.terminal or r.phase is Phase.PAUSED for r in rows):
             return True
         time.sleep(0.5)
@@ -117,7 +118,7 @@ The data stays until the next `make demo`. Look at it with the same commands as 
 def summary(store: Store, checkout: Path, out: TextIO) -> None:
     print("\nFinal status", file=out)
     for row in store.status_rows():
-        print(f"  {_line(row)}", file=out)
+        print(f"  {_line(row, _completed(store, row))}", file=out)
         page = checkout / "status" / row.key.tenant / f"{row.key.name}.md"
         print(f"    status report: {page}", file=out)
         if row.artifact_uri:

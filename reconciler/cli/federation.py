@@ -178,7 +178,7 @@ def render_detail(d: Detail) -> str:
         ("Round", f"{rec.current_round}/{rec.total_rounds}"),
         ("Attempt", f"{rec.attempt} (recoveries {rec.recoveries})"),
         ("Last metrics", format_metrics(d.row.last_metrics, limit=8) or "-"),
-        ("Best round", _best_text(best)),
+        ("Best round", _best_text(best_document(best, d.artifacts, rec.generation))),
         *_checkpoint_fields(d.artifacts),
         ("Created", stamp(d.row.created_at)),
         ("Updated", stamp(d.row.updated_at)),
@@ -192,10 +192,11 @@ def render_detail(d: Detail) -> str:
     return "\n".join(lines)
 
 
-def _best_text(best: BestRound | None) -> str:
+def _best_text(best: dict[str, Any] | None) -> str:
     if best is None:
         return "-"
-    return f"{best.number} ({best.metric} {best.value:.4g})"
+    text = f"{best['number']} ({best['metric']} {best['value']:.4g})"
+    return text + (f", checkpoint {best['checkpoint']}" if best["checkpoint"] else "")
 
 
 def _checkpoint_fields(artifacts: Sequence[ArtifactRecord]) -> list[tuple[str, str]]:

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from reconciler.cli.common import DEMO_DATABASE
+from reconciler.cli.common import DEMO_DATABASE, DEMO_LOGS
 from reconciler.cli.status import format_metrics
 from reconciler.daemon.assemble import real_parts
 from reconciler.daemon.main import configure_logging
 from reconciler.daemon.service import Daemon
 from reconciler.model import Phase
+from reconciler.runtime.base import Runtime
 from reconciler.settings import (
     STATE_DIR,
     ArtifactSettings,
@@ -107,11 +108,22 @@ def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool
     return False
 
 
+def save_logs(store: Store, runtime: Runtime, folder: Path) -> None:
+    """Each run's Flower log as `<run id>.log`, for `reconciler logs NAME --demo` once the
+    SuperLink is gone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in store.status_rows():
+        for run in store.runs(row.key):
+            lines = runtime.logs(run.run_id)
+            (folder / f"{run.run_id}.log").write_text("".join(f"{line}\n" for line in lines))
+
+
 INSPECT = """
 The data stays until the next `make demo`. Look at it with the same commands as a daemon's:
   reconciler status --demo               every federation
   reconciler describe NAME --demo        one in detail: conditions, rounds, checkpoint, events
   reconciler history NAME --demo         its generations, runs and checkpoints
+  reconciler logs NAME --demo            its Flower log (saved before the SuperLink stopped)
   reconciler events --demo -o yaml       everything that happened"""
 
 
@@ -144,6 +156,7 @@ def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout)
         try:
             finished = follow(parts.store, out, timeout=timeout, stop=lambda: False)
             daemon.cycle_now()  # the last cycle commits the final status report
+            save_logs(parts.store, parts.runtime, project / DEMO_LOGS)
         finally:
             daemon.stop()
         checkout = state / "checkout"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 EMBEDDED_DATA_DIR = Path(".thunderline/pg")
 DEMO_DATABASE = "thunderline_demo"  # made afresh by each `make demo` on the embedded server
+DEMO_LOGS = Path(".thunderline/demo/logs")  # each run's Flower log, <run id>.log, saved by the
+# demo before it stops its SuperLink
 POLICY_ENV = "THUNDERLINE_POLICY"
 NOTIFICATIONS_ENV = "THUNDERLINE_NOTIFICATIONS"
 # Kept equal to reconciler.runtime.tls.CA_FILE_ENV (a test checks): importing that module

@@ -1,7 +1,8 @@
 """`reconciler logs NAME [-f] [--superlink HOST:PORT] [--run ID | --all]`: Flower run logs.
 
-The SuperLink is the one the daemon recorded in the database when it started (so after
-`make demo`, its local SuperLink), unless `--superlink` names another.
+The SuperLink is the one the daemon recorded in the database when it started (a local
+SuperLink's port is picked at start), unless `--superlink` names another. With `--demo`,
+the logs `make demo` saved before it stopped its SuperLink.
 
 TLS to the SuperLink as for `reconciler run`: `--flower-ca-file` (or
 $THUNDERLINE_FLOWER_CA_FILE), `--flower-insecure`, else plaintext only to loopback.
@@ -25,6 +26,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from reconciler.cli.common import (
+    DEMO_LOGS,
     add_database_argument,
     add_flower_tls_arguments,
     fail,
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.runtime.flower import FlowerRuntime
     from reconciler.store import StoreError
 
+    if args.demo:
+        return show_saved_logs(args)
     try:
         address = args.superlink or recorded_superlink(args)
     except StoreError as exc:
@@ -88,6 +92,31 @@ def run(args: argparse.Namespace) -> int:
         return show_logs(runtime, args)
     finally:
         runtime.close()
+
+
+def show_saved_logs(args: argparse.Namespace) -> int:
+    """`--demo`: the logs the demo saved before it stopped its SuperLink."""
+    from reconciler.store import StoreError
+
+    try:
+        with open_store(args, create=False, announce=False) as store:
+            key = resolve(store, args.name)
+            run_ids = select_runs(store, key, run_id=args.run, every=args.all)
+    except (LogsError, NameNotFound) as exc:
+        print(f"reconciler logs: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        return fail("logs", exc)
+    for run_id in run_ids:
+        saved = DEMO_LOGS / f"{run_id}.log"
+        if not saved.is_file():
+            print(f"reconciler logs: no saved log for run {run_id} ({saved})", file=sys.stderr)
+            return 1
+        if len(run_ids) > 1:
+            print(f"==> Flower run {run_id} <==")
+        text = saved.read_text()
+        sys.stdout.write(_ANSI.sub("", text) if plain_output() else text)
+    return 0
 
 
 def recorded_superlink(args: argparse.Namespace) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli.common import DEMO_DATABASE, EMBEDDED_DATA_DIR
+from reconciler.cli.common import DEMO_DATABASE, DEMO_LOGS, EMBEDDED_DATA_DIR
 from reconciler.store.admin import fresh_database
 from reconciler.store.embedded import start
 from tests.cli.conftest import cli, record_sample
@@ -54,3 +54,15 @@ def test_plain_status_points_at_the_demo_data(
     err = capsys.readouterr().err
     assert "holds no reconciler data yet" in err and "--demo" in err
     assert "would only create empty tables" in err
+
+
+def test_logs_come_from_what_the_demo_saved(
+    after_demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    DEMO_LOGS.mkdir(parents=True)
+    (DEMO_LOGS / "202.log").write_text("\x1b[92mINFO \x1b[0m:      [ROUND 2]\n")
+
+    assert cli("logs", "digits", "--demo") == 0
+    assert capsys.readouterr().out == "INFO :      [ROUND 2]\n"  # no colour into a pipe
+    assert cli("logs", "digits", "--demo", "--run", "101") == 1
+    assert "no saved log for run 101" in capsys.readouterr().err

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.cli.common import DEMO_DATABASE, DEMO_LOGS
+from reconciler.cli.status import format_metrics
 from reconciler.daemon.assemble import real_parts
 from reconciler.daemon.main import configure_logging
 from reconciler.daemon.service import Daemon
 from reconciler.model import Phase
+from reconciler.runtime.base import Runtime
 from reconciler.settings import (
     STATE_DIR,
     ArtifactSettings,
@@ -74,23 +77,30 @@ def demo_settings(remote: Path, state: Path, db_url: str) -> Settings:
     )
 
 
-def _line(row: StatusRow) -> str:
-    metrics = "  ".join(f"{k}={v:.3f}" for k, v in sorted(row.last_metrics.items())[:3])
-    rounds = f"round {row.current_round}/{row.total_rounds}"
-    return f"{row.key!s:<24} {row.phase.value:<10} {rounds:<11} {metrics}"
+def _line(row: StatusRow, done: int) -> str:
+    """The federation, its phase, the last completed round and that round's metrics."""
+    rounds = f"round {done}/{row.total_rounds}"
+    return f"{row.key!s:<24} {row.phase.value:<10} {rounds:<11} {format_metrics(row.last_metrics)}"
+
+
+def _completed(store: Store, row: StatusRow) -> int:
+    """The last completed round: the federation's round number moves when a round starts,
+    and the next round can start before the last one's metrics are in."""
+    done = [r.number for r in store.rounds(row.key) if r.status == "completed"]
+    return max(done, default=0)
 
 
 def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool]) -> bool:
-    """Print a line whenever a federation's phase, round or metrics change; True when all
+    """Print a line whenever a federation's phase changes or a round completes; True when all
     federations that are not paused have finished."""
-    shown: dict[object, str] = {}
+    shown: dict[object, tuple[object, ...]] = {}
     began = time.monotonic()
     while time.monotonic() - began < timeout and not stop():
         rows = store.status_rows()
         for row in rows:
-            line = _line(row)
-            if shown.get(row.key) != line:
-                shown[row.key] = line
+            line = _line(row, _completed(store, row))
+            if shown.get(row.key) != (row.phase, line):
+                shown[row.key] = (row.phase, line)
                 print(f"[{time.monotonic() - began:5.0f}s] {line}", file=out, flush=True)
         if rows and all(r.phase.terminal or r.phase is Phase.PAUSED for r in rows):
             return True
@@ -98,15 +108,35 @@ def follow(store: Store, out: TextIO, *, timeout: float, stop: Callable[[], bool
     return False
 
 
+def save_logs(store: Store, runtime: Runtime, folder: Path) -> None:
+    """Each run's Flower log as `<run id>.log`, for `reconciler logs NAME --demo` once the
+    SuperLink is gone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in store.status_rows():
+        for run in store.runs(row.key):
+            lines = runtime.logs(run.run_id)
+            (folder / f"{run.run_id}.log").write_text("".join(f"{line}\n" for line in lines))
+
+
+INSPECT = """
+The data stays until the next `make demo`. Look at it with the same commands as a daemon's:
+  reconciler status --demo               every federation
+  reconciler describe NAME --demo        one in detail: conditions, rounds, checkpoint, events
+  reconciler history NAME --demo         its generations, runs and checkpoints
+  reconciler logs NAME --demo            its Flower log (saved before the SuperLink stopped)
+  reconciler events --demo -o yaml       everything that happened"""
+
+
 def summary(store: Store, checkout: Path, out: TextIO) -> None:
     print("\nFinal status", file=out)
     for row in store.status_rows():
-        print(f"  {_line(row)}", file=out)
+        print(f"  {_line(row, _completed(store, row))}", file=out)
         page = checkout / "status" / row.key.tenant / f"{row.key.name}.md"
         print(f"    status report: {page}", file=out)
         if row.artifact_uri:
             print(f"    checkpoint:    {row.artifact_uri.removeprefix('file://')}", file=out)
             print(f"    sha256:        {row.artifact_sha256}", file=out)
+    print(INSPECT, file=out)
 
 
 def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout) -> int:
@@ -117,8 +147,8 @@ def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout)
     remote = seed_repository(project, state)
     print(f"spec repository: {remote} (seeded from specs/ and examples/)", file=out)
     admin_url, described = database_url({}, project / STATE_DIR / "pg")
-    print(f"database: {described}, fresh database thunderline_demo", file=out)
-    settings = demo_settings(remote, state, fresh_database(admin_url, "thunderline_demo"))
+    print(f"database: {described}, fresh database {DEMO_DATABASE}", file=out)
+    settings = demo_settings(remote, state, fresh_database(admin_url, DEMO_DATABASE))
     print("starting a local Flower SuperLink and 3 SuperNodes...", file=out, flush=True)
     with real_parts(settings, leader_election=False) as parts:
         daemon = Daemon(settings, parts).start()
@@ -127,6 +157,7 @@ def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout)
         try:
             finished = follow(parts.store, out, timeout=timeout, stop=lambda: False)
             daemon.cycle_now()  # the last cycle commits the final status report
+            save_logs(parts.store, parts.runtime, project / DEMO_LOGS)
         finally:
             daemon.stop()
         checkout = state / "checkout"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -41,9 +42,9 @@ def _url_for(db: str) -> str:
     return f"{base}/{db}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A brand-new, empty database; dropped after the test."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """The URL of a brand-new, empty database, dropped afterwards (for any fixture scope)."""
     db = f"tl_test_{uuid.uuid4().hex[:12]}"
     with _admin_connect() as admin:
         admin.execute(f'CREATE DATABASE "{db}"')
@@ -52,3 +53,10 @@ def pg_url() -> Iterator[str]:
     finally:
         with _admin_connect() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A brand-new, empty database; dropped after the test."""
+    with fresh_database() as url:
+        yield url

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from reconciler.store import Store
 
 EMBEDDED_DATA_DIR = Path(".thunderline/pg")
+DEMO_DATABASE = "thunderline_demo"  # made afresh by each `make demo` on the embedded server
+DEMO_LOGS = Path(".thunderline/demo/logs")  # each run's Flower log, <run id>.log, saved by the
+# demo before it stops its SuperLink
 POLICY_ENV = "THUNDERLINE_POLICY"
 NOTIFICATIONS_ENV = "THUNDERLINE_NOTIFICATIONS"
 # Kept equal to reconciler.runtime.tls.CA_FILE_ENV (a test checks): importing that module
@@ -29,11 +32,18 @@ FLOWER_CA_ENV = "THUNDERLINE_FLOWER_CA_FILE"
 
 
 def add_database_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--database-url",
         metavar="URL",
         help="PostgreSQL URL (default: $DATABASE_URL, else the embedded database in "
         f"{EMBEDDED_DATA_DIR})",
+    )
+    where.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"the data the last `make demo` left (database {DEMO_DATABASE} of the embedded "
+        "server, started for this command)",
     )
 
 
@@ -49,9 +59,15 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
         "a person confirms: a commit trailer 'Thunderline-Prune: confirm', or the daemon's "
         "--prune-confirm",
     )
-    guard.add_argument("--prune-max-count", type=int, default=10, metavar="N", help="default: 10")
     guard.add_argument(
-        "--prune-max-share", type=float, default=0.5, metavar="FRACTION", help="default: 0.5"
+        "--prune-max-count", type=int, default=10, metavar="N", help="(default: %(default)s)"
+    )
+    guard.add_argument(
+        "--prune-max-share",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="(default: %(default)s)",
     )
     return guard
 
@@ -171,19 +187,38 @@ def notifications_from(args: argparse.Namespace) -> NotifyConfig | None:
 
 @contextmanager
 def open_store(args: argparse.Namespace, *, create: bool, announce: bool) -> Iterator[Store]:
-    """The store named by `--database-url`, $DATABASE_URL or the embedded default.
+    """The store named by `--database-url`, `--demo`, $DATABASE_URL or the embedded default.
 
     `create=False` refuses to create an empty embedded database (read-only commands);
-    `announce` says on stderr which database is in use. Raises `StoreError`.
+    `announce` says on stderr which database is in use. Raises `StoreError`; a database
+    without the schema is explained (after `make demo` the data is in another database).
     """
-    from reconciler.store import Store, database_url
+    from reconciler.store import SchemaMissing, Store, database_url
 
+    demo = getattr(args, "demo", False)
     env = {"DATABASE_URL": args.database_url} if args.database_url else dict(os.environ)
-    url, where = database_url(env, EMBEDDED_DATA_DIR, create=create)
+    url, where = database_url({} if demo else env, EMBEDDED_DATA_DIR, create=create)
+    if demo:
+        url, where = _demo_database(url), f"{where}, database {DEMO_DATABASE} (make demo)"
     if announce:
         print(f"using {where}", file=sys.stderr)
     with Store.connect(url, min_size=1, application_name="thunderline-reconciler-cli") as store:
-        yield store
+        try:
+            yield store
+        except SchemaMissing as exc:
+            if demo or "DATABASE_URL" in env:
+                raise
+            raise SchemaMissing(
+                f"{where} holds no reconciler data yet: no daemon has run on it. The data of "
+                "`make demo` is read with --demo; a daemon elsewhere with --database-url or "
+                "$DATABASE_URL (`reconciler migrate` would only create empty tables here)"
+            ) from exc
+
+
+def _demo_database(embedded_url: str) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(embedded_url, dbname=DEMO_DATABASE)
 
 
 def fail(command: str, exc: Exception) -> int:

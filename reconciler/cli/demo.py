@@ -9,7 +9,12 @@ from typing import Any
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the example federations end to end, locally")
-    p.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="give up after this many seconds (default: %(default)s)",
+    )
     p.set_defaults(handler=run)
 
 

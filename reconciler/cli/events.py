@@ -1,8 +1,9 @@
 """`reconciler events [--federation NAME] [--follow]`: print the event outbox.
 
-Reads the store only. Text is one event per line; `--output json` is JSON Lines (one object
-per event), so `--follow` can stream either. `--follow` polls for new events until
-interrupted. Exit codes: 0 done, 2 database error.
+Reads the store only. Text is one event per line; `-o json` is JSON Lines (one object per
+event) and `-o yaml` one YAML document per event, so `--follow` can stream any of them; keys
+are camelCase, payloads' included. `--follow` (or `--watch`) polls for new events until
+interrupted. Exit codes: 0 done, 2 database error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.common import add_database_argument, fail, open_store
+from reconciler.cli.output import TEXT, add_output_argument, camel_keys, dump_line
 
 if TYPE_CHECKING:
     from reconciler.store import Event, Store
@@ -29,9 +31,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Print the event outbox, oldest first; --follow waits for new ones.",
     )
     parser.add_argument("--federation", metavar="NAME", help="tenant/name or a bare name")
-    parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    parser.add_argument("--after", type=int, default=0, metavar="ID", help="start after event ID")
-    parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--follow",
+        "-f",
+        "--watch",
+        "-w",
+        action="store_true",
+        help="keep printing new events until Ctrl-C",
+    )
+    parser.add_argument(
+        "--after",
+        type=int,
+        default=0,
+        metavar="ID",
+        help="start after event ID (default: %(default)s, the first event)",
+    )
+    add_output_argument(parser)
     parser.add_argument(
         "--poll", type=float, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS
     )
@@ -42,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from reconciler.store import StoreError
 
-    emit = _json_line if args.output == "json" else format_text
+    emit = format_text if args.output == TEXT else lambda e: dump_line(as_document(e), args.output)
     try:
         with open_store(args, create=False, announce=False) as store:
             stream(
@@ -85,9 +100,14 @@ def stream(
 def format_text(event: Event) -> str:
     when = event.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     where = str(event.key) if event.key else "-"
-    payload = json.dumps(dict(event.payload), sort_keys=True, separators=(",", ":"))
-    return f"{event.id:>6}  {when}  {event.type:<26} {where}  {payload}"
+    return f"{event.id:>6}  {when}  {event.type:<26} {where}  {payload_text(event.payload)}"
 
 
-def _json_line(event: Event) -> str:
-    return json.dumps(event.to_json(), sort_keys=True)
+def payload_text(payload: Mapping[str, Any]) -> str:
+    """A payload on one line, camelCase keys as in json."""
+    return json.dumps(camel_keys(payload), sort_keys=True, separators=(",", ":"))
+
+
+def as_document(event: Event) -> dict[str, Any]:
+    """An event for json/yaml: camelCase keys, its payload's included (metrics verbatim)."""
+    return camel_keys(event.to_json())

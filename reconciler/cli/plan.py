@@ -1,6 +1,6 @@
 """`reconciler plan [PATH]`: what the daemon would do, without doing it.
 
-    reconciler plan [PATH] [--against db|status|REV] [--output text|markdown|json] [--prune]
+    reconciler plan [PATH] [--against db|status|REV] [-o text|markdown|json|yaml] [--prune]
 
 Desired state: the specs under PATH's repository (work tree). Recorded state, by
 `--against`: `db` (PostgreSQL at --database-url / $DATABASE_URL, else the embedded one),
@@ -12,6 +12,7 @@ Exit codes: 0 no changes, 1 changes, 2 errors (invalid specs included).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from reconciler.cli.common import (
     plan_options_from,
     policy_from,
 )
+from reconciler.cli.output import JSON, TEXT, YAML, add_output_argument, dump
 
 if TYPE_CHECKING:
     from reconciler.specs.policy import Policy
@@ -34,8 +36,14 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser("plan", help="show what the reconciler would change", description=__doc__)
     p.add_argument("path", nargs="?", default=".", help="repository or spec folder (default: .)")
-    p.add_argument("--against", default="status", metavar="db|status|REV")
-    p.add_argument("--output", "-o", choices=("text", "markdown", "json"), default="text")
+    p.add_argument(
+        "--against",
+        default="status",
+        metavar="db|status|REV",
+        help="the recorded state to compare with: the database, the status reports in the "
+        "work tree, or the specs at a Git revision (default: %(default)s)",
+    )
+    add_output_argument(p, (TEXT, "markdown", JSON, YAML))
     add_prune_arguments(p)
     add_admission_arguments(p)
     add_database_argument(p)
@@ -50,7 +58,6 @@ class PlanError(Exception):
 def run(args: argparse.Namespace) -> int:
     from reconciler.cli.validate import UsageError, find_target
     from reconciler.plan import plan
-    from reconciler.plan.render import RENDERERS
     from reconciler.specs import load_repo
     from reconciler.specs.policyfile import PolicyInvalid
 
@@ -64,8 +71,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"reconciler plan: {exc}", file=sys.stderr)
         return EXIT_ERROR
     result = plan(desired, recorded, None, options)
-    sys.stdout.write(RENDERERS[args.output](result))
+    sys.stdout.write(render(result, args.output))
     return result.exit_code
+
+
+def render(result: Any, fmt: str) -> str:
+    """The plan in `fmt`: the plan renderers' text, markdown or json; yaml is the json
+    document in YAML."""
+    from reconciler.plan.render import RENDERERS
+
+    if fmt == YAML:
+        return dump(json.loads(RENDERERS[JSON](result)), YAML) + "\n"
+    return RENDERERS[fmt](result)
 
 
 def _recorded(root: Path, args: argparse.Namespace, policy: Policy) -> Mapping[Any, Any]:

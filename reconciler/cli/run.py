@@ -54,23 +54,56 @@ def register(sub: Any) -> None:
     p = sub.add_parser("run", help="run the reconciler daemon", description=__doc__)
     src = p.add_argument_group("source")
     src.add_argument("--repo", required=True, help="spec repository: URL or local path")
-    src.add_argument("--branch", default="main")
-    src.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
-    src.add_argument("--watch", type=Path, help="watch this local repository for commits")
-    src.add_argument("--ssh-key", type=Path, help="key file for ssh remotes")
-    src.add_argument("--full-clone", action="store_true", help="fetch full history")
-    p.add_argument("--database-url", help="PostgreSQL URL (default: $DATABASE_URL, else embedded)")
-    p.add_argument("--superlink", help="Flower SuperLink host:port (default: start a local one)")
+    src.add_argument("--branch", default="main", help="branch to follow (default: %(default)s)")
+    src.add_argument(
+        "--interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between polls (default: %(default)s)",
+    )
+    src.add_argument(
+        "--watch",
+        type=Path,
+        metavar="PATH",
+        help="also start a cycle on each commit to this local repository (default: off)",
+    )
+    src.add_argument(
+        "--ssh-key", type=Path, metavar="FILE", help="key file for ssh remotes (default: none)"
+    )
+    src.add_argument(
+        "--full-clone", action="store_true", help="fetch full history (default: depth 1)"
+    )
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="PostgreSQL URL (default: $DATABASE_URL, else the embedded database in "
+        ".thunderline/pg)",
+    )
+    p.add_argument(
+        "--superlink",
+        metavar="HOST:PORT",
+        help="Flower SuperLink Control API (default: start a local one)",
+    )
     p.add_argument(
         "--progress-key-file",
         type=Path,
-        help="the progress key, shared with the SuperLink side (its THUNDERLINE_PROGRESS_KEY_FILE)",
+        metavar="FILE",
+        help="the progress key, shared with the SuperLink side (its "
+        "THUNDERLINE_PROGRESS_KEY_FILE; default: see above)",
     )
-    p.add_argument("--local-supernodes", type=int, default=3)
+    p.add_argument(
+        "--local-supernodes",
+        type=int,
+        default=3,
+        metavar="N",
+        help="SuperNodes the local SuperLink gets, without --superlink (default: %(default)s)",
+    )
     p.add_argument(
         "--local-flower-tls",
         action="store_true",
-        help="the local SuperLink and SuperNodes speak TLS (certificates made in the state folder)",
+        help="the local SuperLink and SuperNodes speak TLS (certificates made in the state "
+        "folder; default: plaintext on loopback)",
     )
     add_flower_tls_arguments(p)
     p.add_argument(
@@ -81,12 +114,22 @@ def register(sub: Any) -> None:
         help="one more SuperLink, named for spec.target (repeatable; default: "
         "$THUNDERLINE_FLOWER_TARGETS)",
     )
-    p.add_argument("--artifact-root", default=".thunderline/artifacts")
-    p.add_argument("--s3", action="store_true", help="write checkpoints to S3 buckets")
+    p.add_argument(
+        "--artifact-root",
+        default=".thunderline/artifacts",
+        metavar="DIR",
+        help="folder for checkpoints, unless --s3 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--s3",
+        action="store_true",
+        help="write checkpoints to each spec's S3 bucket (default: --artifact-root)",
+    )
     p.add_argument(
         "--s3-endpoint",
+        metavar="URL",
         help="S3 endpoint URL for MinIO/Ceph (sets AWS_ENDPOINT_URL for this process and the "
-        "Flower processes it starts)",
+        "Flower processes it starts; default: $AWS_ENDPOINT_URL, else AWS)",
     )
     add_admission_arguments(p)
     guard = add_prune_arguments(p)
@@ -95,11 +138,32 @@ def register(sub: Any) -> None:
         metavar="REVISION",
         help="confirm the deletions of REVISION: holds while specs/ stays as it is there",
     )
-    p.add_argument("--status-branch", help="commit status reports to this branch")
-    p.add_argument("--no-status", action="store_true", help="do not commit status reports")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--public-url", help="URL at which Flower apps reach this daemon")
+    p.add_argument(
+        "--status-branch",
+        metavar="BRANCH",
+        help="commit status reports to this branch (default: the --branch followed)",
+    )
+    p.add_argument(
+        "--no-status",
+        action="store_true",
+        help="do not commit status reports (default: commit them)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the HTTP endpoints listen on (default: %(default)s)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port of the HTTP endpoints; 0 picks a free one (default: %(default)s)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="URL at which Flower apps reach this daemon (default: http://HOST:PORT)",
+    )
     p.add_argument(
         "--console-token",
         default=os.environ.get("THUNDERLINE_CONSOLE_TOKEN"),
@@ -107,13 +171,24 @@ def register(sub: Any) -> None:
         "(default: $THUNDERLINE_CONSOLE_TOKEN; without one the console stays closed there)",
     )
     add_http_limits(p)
-    p.add_argument("--no-leader-election", action="store_true")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--no-leader-election",
+        action="store_true",
+        help="act without taking the leader lock: only when one daemon is certain "
+        "(default: take it)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (default: %(default)s)",
+    )
     p.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
-        help="json: one object per line (time, level, logger, message) for log shippers",
+        help="json: one object per line (time, level, logger, message) for log shippers "
+        "(default: %(default)s)",
     )
     add_policy_argument(p)
     add_notifications_argument(p)

@@ -12,7 +12,6 @@ caught. Exit codes: 0 all valid, 1 problems found, 2 usage error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.cli.common import add_policy_argument, policy_from
+from reconciler.cli.output import TEXT, add_output_argument, dump
 
 if TYPE_CHECKING:
     from reconciler.model import SpecProblem
@@ -56,9 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="spec file, folder or repository (default: .)",
     )
-    parser.add_argument(
-        "--output", "-o", choices=("text", "json"), default="text", help="output format"
-    )
+    add_output_argument(parser)
     add_policy_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -73,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, SchemaUnavailable, OSError, PolicyInvalid) as exc:
         print(f"reconciler validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.output == "json":
-        _print_json(checked, problems, warnings)
+    if args.output != TEXT:
+        _print_document(checked, problems, warnings, args.output)
     else:
         _print_text(checked, problems, warnings)
     return EXIT_INVALID if problems else EXIT_OK
@@ -183,11 +181,13 @@ def _print_text(checked: int, problems: list[SpecProblem], warnings: list[SpecPr
         print(f"{checked} spec file(s) valid", file=sys.stderr)
 
 
-def _print_json(checked: int, problems: list[SpecProblem], warnings: list[SpecProblem]) -> None:
+def _print_document(
+    checked: int, problems: list[SpecProblem], warnings: list[SpecProblem], fmt: str
+) -> None:
     body = {
         "valid": not problems,
         "checked": checked,
         "problems": [asdict(p) for p in problems],
         "warnings": [asdict(w) for w in warnings],
     }
-    print(json.dumps(body, indent=2))
+    print(dump(body, fmt))

@@ -82,7 +82,8 @@ class Console:
     statuses: Callable[[], Mapping[FederationKey, FederationStatus]] = dict
     plan: Callable[[], Plan | None] = lambda: None  # None: not known yet (no cycle ran)
     repo_url: str | None = None  # for links to spec files on a Git web host
-    logs: Callable[[int], list[str]] | None = None  # a Flower run's log lines; None: not known
+    # a Flower run's log lines, by (run id, target); None: not known
+    logs: Callable[[int, str], list[str]] | None = None
     clock: Callable[[], datetime] = field(default=_utcnow)
 
 
@@ -204,15 +205,16 @@ class _Reads:
         the federation is not recorded. Only its own runs: a run id is not a free query."""
         if self.c.store.federation(key) is None:
             return None
-        runs = [r.run_id for r in self.c.store.runs(key)]
-        if wanted and (not wanted.isdigit() or int(wanted) not in runs):
+        targets = {r.run_id: r.target for r in self.c.store.runs(key)}
+        runs = list(targets)
+        if wanted and (not wanted.isdigit() or int(wanted) not in targets):
             raise BadQuery(f"{key} has no run {wanted!r}")
         run_id = int(wanted) if wanted else (runs[-1] if runs else None)
         if run_id is None or self.c.logs is None:
             note = "no Flower run yet" if run_id is None else "this daemon cannot read logs"
             return pages.LogTail(key, run_id, tuple(runs), (), note)
         try:
-            lines = self.c.logs(run_id)
+            lines = self.c.logs(run_id, targets[run_id])
         except RuntimeFailure as exc:
             return pages.LogTail(key, run_id, tuple(runs), (), f"Flower did not answer: {exc}")
         return pages.LogTail(key, run_id, tuple(runs), tuple(lines[-LOG_TAIL:]), "")

@@ -15,6 +15,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.daemon.apitoken import api_token
 from reconciler.daemon.desired import WORKTREE_EXCLUDES
 from reconciler.daemon.service import Parts
 from reconciler.model import DEFAULT_TARGET
@@ -26,6 +27,7 @@ from reconciler.source import GitSource
 from reconciler.store import LeaderLock, Store, database_url
 
 if TYPE_CHECKING:
+    from reconciler.runtime.flower import FlowerRuntime
     from reconciler.runtime.tls import Transport
 
 log = logging.getLogger(__name__)
@@ -69,19 +71,22 @@ def progress_secret(state_dir: Path = STATE_DIR, key_file: Path | None = None) -
     return key
 
 
-def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
-    """One driver per target (docs/runtime.md, "Several SuperLinks"), behind one router."""
+def _runtime(settings: Settings, stack: ExitStack, key: bytes) -> tuple[Runtime, str | None]:
+    """One driver per target (docs/runtime.md, "Several SuperLinks"), behind one router;
+    and the default target's address (None: there is none), which the CLI reads back."""
     from reconciler.runtime.targets import TargetRuntimes, has_default, transport_of
 
-    runtimes = {}
+    runtimes: dict[str, Runtime] = {}
+    address = None
     if has_default(settings.runtime):
-        runtimes[DEFAULT_TARGET] = _default_runtime(settings, stack, key)
+        default = _default_runtime(settings, stack, key)
+        runtimes[DEFAULT_TARGET], address = default, default.address
     for target in settings.runtime.targets:
         runtimes[target.name] = _driver(target.name, target.address, transport_of(target), stack)
-    return TargetRuntimes(runtimes)
+    return TargetRuntimes(runtimes), address
 
 
-def _default_runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtime:
+def _default_runtime(settings: Settings, stack: ExitStack, key: bytes) -> FlowerRuntime:
     """`--superlink` with the TLS flags, else a local SuperLink and SuperNodes."""
     from reconciler.runtime.local import LocalFlower
     from reconciler.runtime.tls import choose_transport
@@ -106,7 +111,7 @@ def _default_runtime(settings: Settings, stack: ExitStack, key: bytes) -> Runtim
     return _driver(DEFAULT_TARGET, local.address, local.transport, stack)
 
 
-def _driver(name: str, address: str, transport: Transport, stack: ExitStack) -> Runtime:
+def _driver(name: str, address: str, transport: Transport, stack: ExitStack) -> FlowerRuntime:
     from reconciler.runtime.flower import FlowerRuntime
 
     log.info("Flower: target %s, SuperLink at %s (%s)", name, address, transport.describe())
@@ -147,7 +152,7 @@ def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[
     with ExitStack() as stack:
         store, url = _store(settings, stack)
         key = progress_secret(key_file=settings.runtime.progress_key_file)
-        runtime = _runtime(settings, stack, key)
+        runtime, superlink = _runtime(settings, stack, key)
         src = settings.source
         source = GitSource(
             src.repo,
@@ -167,4 +172,6 @@ def real_parts(settings: Settings, *, leader_election: bool = True) -> Iterator[
             leader=LeaderLock(url) if leader_election else None,
             progress_secret=key,
             webhook_secret=webhook.encode() if webhook else None,
+            api_token=api_token(create=True),
+            superlink=superlink,
         )

@@ -8,6 +8,7 @@
     POST /v1/progress   ServerApp progress reports (per-run bearer token)
     GET  /, /api/v1/... the read-only web console and its JSON API (`reconciler.console`),
                         when `Endpoints.console` is set
+    POST /api/v1/reconcile  a cycle now (`reconciler reconcile`; bearer API token)
 
 Nothing here starts work on its own: a valid webhook only asks for a cycle sooner, and a
 progress report only records what a run the daemon launched says. Bodies are size-limited
@@ -24,6 +25,7 @@ requests at once. Every GET route answers HEAD; query strings are ignored in mat
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ from reconciler.telemetry.metrics import Metrics
 log = logging.getLogger(__name__)
 
 PROGRESS_PATH = "/v1/progress"
+RECONCILE_PATH = "/api/v1/reconcile"
 STORE_RETRY_AFTER = 2  # seconds a client is asked to wait while the store is unavailable
 
 
@@ -71,6 +74,7 @@ class Endpoints:
     progress_refused: Callable[[Refusal, ProgressReport | None], None] | None = None
     deliveries: DeliveryLog = field(default_factory=DeliveryLog)  # webhook replays
     console: Console | None = None  # None: no console (404 at /)
+    api_token: bytes | None = None  # POST /api/v1/reconcile's bearer token; None: 404
 
 
 class _RateLimited:
@@ -115,7 +119,12 @@ def _routes(ep: Endpoints, limits: HttpLimits) -> list[BaseRoute]:
         status, reply = await run_in_threadpool(_webhook, ep, dict(request.headers), body)
         return json_response(status, reply)
 
+    async def reconcile(request: Request) -> Response:
+        status, reply = _reconcile(ep, request.headers.get("authorization", ""))
+        return json_response(status, reply)
+
     return [
+        Route(RECONCILE_PATH, reconcile, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -154,6 +163,17 @@ def _webhook(ep: Endpoints, headers: Mapping[str, str], body: bytes) -> tuple[in
     ep.metrics.webhook_requests.labels("202").inc()
     ep.request_cycle(f"{event.provider} push")
     return 202, {"accepted": True}
+
+
+def _reconcile(ep: Endpoints, authorization: str) -> tuple[int, Any]:
+    """A cycle now for a caller holding the API token; 401 (and nothing done) otherwise."""
+    if ep.api_token is None:
+        return 404, {"error": "reconcile endpoint not configured"}
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), ep.api_token):
+        return 401, {"error": "a valid API token is required"}
+    ep.request_cycle("reconcile requested")
+    return 202, {"requested": True}
 
 
 def build(ep: Endpoints, limits: HttpLimits) -> ASGIApp:

@@ -47,7 +47,8 @@ from reconciler.runtime.base import Runtime
 from reconciler.runtime.logprogress import LogFollower
 from reconciler.settings import Settings
 from reconciler.source import GitSource, Watcher, watch_repository
-from reconciler.store import LeaderLock, Store
+from reconciler.store import LeaderLock, Store, StoreError
+from reconciler.store.endpoints import HTTP, SUPERLINK
 from reconciler.store.findings import StepErrorRow
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.names import DAEMON_SERVICE
@@ -67,6 +68,8 @@ class Parts:
     leader: LeaderLock | None  # None: a single replica that always leads
     progress_secret: bytes  # the progress key; the SuperLink side holds the same one
     webhook_secret: bytes | None
+    api_token: bytes | None = None  # POST /api/v1/reconcile's token; None: that route is off
+    superlink: str | None = None  # the Control API address, recorded for `reconciler logs`
 
 
 class Daemon:
@@ -131,13 +134,14 @@ class Daemon:
             progress_secret=self.parts.progress_secret,
             webhook_secret=self.parts.webhook_secret,
             progress_refused=self.sink.refused,
+            api_token=self.parts.api_token,
             console=Console(
                 self.parts.store,
                 Access.for_host(self.settings.http.host, self.settings.http.console_token),
                 statuses=lambda: self.reporter.statuses,
                 plan=self._plan_preview,
                 repo_url=self.settings.source.repo,
-                logs=self.parts.runtime.logs,
+                logs=lambda run_id, target: self.parts.runtime.logs(run_id, target=target),
             ),
         )
 
@@ -152,7 +156,12 @@ class Daemon:
             return None
         recorded = self.parts.store.recorded_snapshot()
         return plan(
-            outcome.desired, recorded, None, self.settings.plan, nodes_online=outcome.nodes_online
+            outcome.desired,
+            recorded,
+            None,
+            self.settings.plan,
+            nodes_online=outcome.nodes_online,
+            node_labels=outcome.node_labels,
         )
 
     def _notifier(self) -> Notifier | None:
@@ -192,6 +201,7 @@ class Daemon:
 
     def start(self) -> Daemon:
         self.http.start()
+        self._record_endpoints()
         src = self.settings.source
         trigger = IntervalTrigger(seconds=src.interval, jitter=src.interval * src.jitter)
         self.scheduler.add_job(self.request_cycle, trigger, args=["interval"], id="poll")
@@ -204,6 +214,17 @@ class Daemon:
         self._worker.start()
         self.request_cycle("start")
         return self
+
+    def _record_endpoints(self) -> None:
+        """Where `reconciler reconcile` and `reconciler logs` find this daemon; a store that
+        is down now only costs the CLI that hint (cycles report the store's state)."""
+        found = {HTTP: self.http.url, SUPERLINK: self.parts.superlink}
+        try:
+            for name, address in found.items():
+                if address:
+                    self.parts.store.record_endpoint(name, address)
+        except StoreError as exc:
+            log.warning("could not record the daemon's addresses for the CLI: %s", exc)
 
     def stop(self) -> None:
         """Finish the running cycle, release the lock, stop every thread."""

@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from reconciler.model import ConditionType, Phase
+from reconciler.report.best import BestRound
 from reconciler.report.model import (
     ArtifactStatus,
     FederationStatus,
     ReportPhase,
     RoundStatus,
+    best_of,
     rfc3339,
+    shown_rounds,
 )
 
 _PHASE_MARK: dict[Phase | ReportPhase, str] = {
@@ -33,13 +36,25 @@ _PHASE_MARK: dict[Phase | ReportPhase, str] = {
 _MAX_METRIC_COLUMNS = 6
 _MAX_CHARTS = 4
 _FOOTER = "_Written by the Thunderline reconciler; manual edits are overwritten._"
+# Mermaid's default line colour is a pale lavender, nearly invisible on GitHub's light
+# theme; this blue reads on white and on GitHub's dark background alike.
+_CHART_CONFIG = (
+    "---",
+    "config:",
+    "  themeVariables:",
+    "    xyChart:",
+    '      plotColorPalette: "#2563eb"',
+    "---",
+)
+_BEST = " ★ best"
 
 
 def render_page(status: FederationStatus) -> str:
+    best = best_of(status)
     sections = [
-        _header(status),
+        _header(status, best),
         _conditions(status),
-        _rounds(status.rounds),
+        _rounds(shown_rounds(status), best),
         _charts(status.rounds),
         _artifact(status.artifact),
         _problems(status.problems),
@@ -83,11 +98,12 @@ def index_row(status: FederationStatus) -> str:
     )
 
 
-def _header(status: FederationStatus) -> str:
+def _header(status: FederationStatus, best: BestRound | None) -> str:
     reason = f" ({_cell(status.reason)})" if status.reason else ""
     facts = [
         ("Spec", f"[`{status.path}`](../../{status.path})" if status.path else "-"),
         ("Generation", f"{status.generation} (observed {status.observed_generation})"),
+        ("Best round", _best(best, status.artifact)),
         ("Revision", f"`{status.revision[:12]}`" if status.revision else "-"),
         ("Flower runs", ", ".join(str(r) for r in status.run_ids) or "-"),
         ("Flower target", status.flower_target or "-"),
@@ -116,29 +132,44 @@ def _conditions(status: FederationStatus) -> str:
     )
 
 
-def _rounds(rounds: Sequence[RoundStatus]) -> str:
+def _best(best: BestRound | None, artifact: ArtifactStatus | None) -> str:
+    if best is None:
+        return "-"
+    text = f"{best.number} ({best.metric} {_number(best.value)})"
+    if artifact is not None and artifact.round == best.number:
+        text += f", checkpoint `{artifact.uri}`"
+    return text
+
+
+def _rounds(rounds: Sequence[RoundStatus], best: BestRound | None) -> str:
     if not rounds:
         return ""
     names = _metric_names(r.metrics for r in rounds)[:_MAX_METRIC_COLUMNS]
+    marked = best.number if best else None
     rows = [
-        [str(r.number), r.status, *(_number(r.metrics.get(n)) for n in names),
-         _time(r.started_at), _time(r.completed_at)]
-        for r in sorted(rounds, key=lambda r: r.number)
+        [str(r.number), r.status + (_BEST if r.number == marked else ""),
+         *(_number(r.metrics.get(n)) for n in names), _time(r.started_at), _time(r.completed_at)]
+        for r in rounds
     ]  # fmt: skip
     headers = ["Round", "Status", *names, "Started", "Completed"]
     return "\n".join(["## Rounds", "", *_table(headers, rows)])
 
 
 def _charts(rounds: Sequence[RoundStatus]) -> str:
+    """A line chart per metric that changes; a metric that never changes is one sentence
+    (a flat line says less and takes a screen)."""
     ordered = sorted(rounds, key=lambda r: r.number)
-    charts = []
+    charts, constant = [], []
     for name in _metric_names(r.metrics for r in ordered):
         points = [(r.number, r.metrics[name]) for r in ordered if _finite(r.metrics.get(name))]
-        if len(points) >= 2:
+        if len({v for _, v in points}) == 1 and len(points) >= 2:
+            constant.append(f"- {_cell(name)}: {_number(points[0][1])} in every round")
+        elif len(points) >= 2:
             charts.append(_chart(name, points))
-    if not charts:
+    if not charts and not constant:
         return ""
-    return "\n\n".join(["## Metrics per round", *charts[:_MAX_CHARTS]])
+    blocks = charts[:_MAX_CHARTS] + (["\n".join(constant)] if constant else [])
+    return "\n\n".join(["## Metrics per round", *blocks])
 
 
 def _chart(name: str, points: list[tuple[int, float]]) -> str:
@@ -147,6 +178,7 @@ def _chart(name: str, points: list[tuple[int, float]]) -> str:
     values = ", ".join(_plain(v) for _, v in points)
     return "\n".join([
         "```mermaid",
+        *_CHART_CONFIG,
         "xychart-beta",
         f'    title "{label} per round"',
         f'    x-axis "round" [{rounds}]',

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from reconciler.model import Condition, FederationKey, Phase
+from reconciler.report.best import BestRound, best_round
 
 
 class ReportPhase(enum.StrEnum):
@@ -75,6 +76,26 @@ class FederationStatus:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     problems: tuple[str, ...] = ()
+
+
+def shown_rounds(status: FederationStatus) -> tuple[RoundStatus, ...]:
+    """The rounds as a report shows them, by number. Once the federation has finished
+    (Completed, Failed, Stopped) no round is still under way: one recorded `started` shows
+    `interrupted` (the store marks them so when the federation finishes; older records and
+    a report racing that write say the same)."""
+    finished = isinstance(status.phase, Phase) and status.phase.terminal
+    ordered = sorted(status.rounds, key=lambda r: r.number)
+    if not finished:
+        return tuple(ordered)
+    return tuple(replace(r, status="interrupted") if r.status in _UNDER_WAY else r for r in ordered)
+
+
+_UNDER_WAY = frozenset({"started", "running"})
+
+
+def best_of(status: FederationStatus) -> BestRound | None:
+    """The best completed round (report.best's rule), or None."""
+    return best_round((r.number, r.metrics) for r in status.rounds if r.status == "completed")
 
 
 def rfc3339(moment: datetime | None) -> str | None:

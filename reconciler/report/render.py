@@ -17,9 +17,17 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from reconciler.model import API_VERSION, Condition, ConditionType, FederationKey
+from reconciler.report.best import BestRound
 from reconciler.report.files import StatusFiles, blob_id
 from reconciler.report.markdown import index_row, render_index, render_page
-from reconciler.report.model import ArtifactStatus, FederationStatus, RoundStatus, rfc3339
+from reconciler.report.model import (
+    ArtifactStatus,
+    FederationStatus,
+    RoundStatus,
+    best_of,
+    rfc3339,
+    shown_rounds,
+)
 from reconciler.report.yamltext import dump_yaml
 
 STATUS_DIR = "status"
@@ -123,6 +131,7 @@ def _status_body(status: FederationStatus) -> dict[str, Any]:
         "revision": status.revision,
         "rounds": {"current": status.current_round, "total": status.total_rounds},
         "lastMetrics": _metrics(status.last_metrics),
+        "bestRound": _best_round(best_of(status), status.artifact),
         "artifact": _artifact(status.artifact),
         "flowerRunIds": list(status.run_ids),
         "flowerTarget": status.flower_target,
@@ -139,7 +148,7 @@ def _status_body(status: FederationStatus) -> dict[str, Any]:
         "createdAt": rfc3339(status.created_at),
         "updatedAt": rfc3339(status.updated_at),
         "problems": list(status.problems),
-        "roundHistory": [_round(r) for r in sorted(status.rounds, key=lambda r: r.number)],
+        "roundHistory": [_round(r) for r in shown_rounds(status)],
     }
 
 
@@ -154,6 +163,19 @@ def _round(entry: RoundStatus) -> dict[str, Any]:
         "metrics": _metrics(entry.metrics),
         "startedAt": rfc3339(entry.started_at),
         "completedAt": rfc3339(entry.completed_at),
+    }
+
+
+def _best_round(best: BestRound | None, artifact: ArtifactStatus | None) -> dict[str, Any] | None:
+    """The best round; its checkpoint when the latest artifact is that round's."""
+    if best is None:
+        return None
+    saved = artifact is not None and artifact.round == best.number
+    return {
+        "number": best.number,
+        "metric": best.metric,
+        "value": best.value,
+        "checkpoint": artifact.uri if saved and artifact else None,
     }
 
 

@@ -9,7 +9,8 @@ replacement), `runs` (Flower run ids), `progress` (rounds, artifacts, clients, s
 `outbox` (events, reconcile cycles), `findings` (step errors, specs without a federation),
 `cursors` (each notification service's place in the outbox), `notices` (invalid specs and
 stalled rounds, raised once), `nodes` (SuperNode labels runs reported, per tenant), `views`
-(the console's reads);
+(the console's reads), `history` (one federation's past, for the CLI), `endpoints` (where
+the CLI reaches the daemon and its SuperLink);
 `db` holds the pool and transactions.
 """
 
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 from reconciler.store.bulk import Bulk
 from reconciler.store.cursors import DeliveryCursors
+from reconciler.store.endpoints import DaemonEndpoints
 from reconciler.store.federations import Federations
 from reconciler.store.findings import DaemonFindings
+from reconciler.store.history import History
 from reconciler.store.nodes import NodeLabelBook
 from reconciler.store.notices import Notices
 from reconciler.store.outbox import Outbox
@@ -40,5 +43,7 @@ class Store(
     Notices,
     NodeLabelBook,
     Views,
+    History,
+    DaemonEndpoints,
 ):
     """The reconciler's recorded state in PostgreSQL. Thread-safe: share one per process."""

@@ -23,6 +23,7 @@ from reconciler.runtime.logprogress import Follow, LogFollower
 from reconciler.runtime.progress import Directive, ProgressReport, ReportKind
 from reconciler.runtime.progress_server import ProgressServer
 from reconciler.store import Store
+from reconciler.store.endpoints import SUPERLINK
 from tests.byoapp.apprepo import app_spec, make_app_repo
 
 pytestmark = [pytest.mark.flower, pytest.mark.timeout(400)]
@@ -197,7 +198,7 @@ def test_a_missing_dependency_becomes_the_failure_reason(
 
 
 @pytest.mark.pg
-def test_reconciler_logs_prints_the_runs_log(
+def test_reconciler_logs_prints_the_runs_log_from_the_recorded_superlink(
     runtime: FlowerRuntime,
     broken_run: tuple[int, RecordedFederation],
     pg_url: str,
@@ -208,8 +209,9 @@ def test_reconciler_logs_prints_the_runs_log(
         store.migrate()
         store.create(FederationSpec(record.key, record.path, record.document))
         store.record_run(record.key, generation=1, attempt=1, run_id=run_id, status="finished")
-    args = ["logs", "broken", "--superlink", runtime.address, "--database-url", pg_url]
-    assert main(args) == 0
+        store.record_endpoint(SUPERLINK, runtime.address)  # as the daemon does at start
+    # No --superlink: the one the daemon recorded; -f returns once the run is finished.
+    assert main(["logs", "broken", "-f", "--database-url", pg_url]) == 0
     out = capsys.readouterr().out
     assert "ServerApp raised an exception" in out
     assert "ModuleNotFoundError: No module named 'thunderline_missing_dependency'" in out

@@ -92,6 +92,7 @@ def make_world(  # type: ignore[no-untyped-def]
     notifications: NotifyConfig | None = None,
     nodes: int = 3,
     max_running: int | None = None,
+    api_token: bytes | None = None,
 ):
     (tmp / "git").mkdir()
     remote = make_remote(tmp / "git", files if files is not None else {SPEC_PATH: SPEC})
@@ -116,6 +117,8 @@ def make_world(  # type: ignore[no-untyped-def]
         leader=leader,
         progress_secret=b"progress-test-secret",
         webhook_secret=WEBHOOK_SECRET,
+        api_token=api_token,
+        superlink="127.0.0.1:9093",  # what the daemon records for `reconciler logs`
     )
     daemon = Daemon(settings, parts)
     runtime.sink = daemon.sink

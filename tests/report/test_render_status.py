@@ -48,9 +48,8 @@ def test_yaml_layout() -> None:
     body = document["status"]
     assert list(body) == [
         "phase", "reason", "observedGeneration", "generation", "specPath", "specDigest",
-        "revision", "rounds", "lastMetrics", "artifact", "flowerRunIds", "flowerTarget",
-        "conditions",
-        "createdAt", "updatedAt", "problems", "roundHistory",
+        "revision", "rounds", "lastMetrics", "bestRound", "artifact", "flowerRunIds",
+        "flowerTarget", "conditions", "createdAt", "updatedAt", "problems", "roundHistory",
     ]  # fmt: skip
     assert body["rounds"] == {"current": 2, "total": 10}
     assert body["lastMetrics"] == {"accuracy": 0.74, "loss": 0.8}
@@ -73,8 +72,8 @@ def test_page_has_phase_conditions_rounds_chart_and_artifact() -> None:
 
     assert page.startswith("# team-a/coop-chat\n\n**🟢 Running** (RoundInProgress) · round 2/10")
     assert "| Ready | True | Running | Round 2 of 10 is running. | 2025-03-01T12:00:00Z |" in page
-    assert "| 2 | completed | 0.74 | 0.8 |" in page
-    assert "```mermaid\nxychart-beta\n" in page
+    assert "| 2 | completed ★ best | 0.74 | 0.8 |" in page
+    assert "```mermaid\n---\nconfig:\n" in page and "\n---\nxychart-beta\n" in page
     assert '    x-axis "round" ["1", "2"]\n    y-axis "accuracy"\n    line [0.61, 0.74]' in page
     assert '    title "loss per round"' in page
     assert "- sha256: `" + "e" * 64 + "`" in page

@@ -218,3 +218,15 @@ def test_fields_only_the_built_in_app_reads_are_warned_about_with_spec_app() -> 
     assert all("only the built-in app reads it" in m for m in found.values())
     del document["spec"]["app"]
     assert reserved_findings(document) == []  # the built-in app reads them all
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("text", "txt"), ("json", "json"), ("yaml", "yaml")])
+def test_every_output_matches_its_golden_file(
+    repo: Path, fmt: str, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.conftest import check_golden
+
+    code, out, _ = run(capsys, "-o", fmt)
+
+    assert code == 1
+    check_golden(f"validate.{suffix}", out)

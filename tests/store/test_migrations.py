@@ -28,6 +28,7 @@ TABLES = {
     "federation_documents",
     "notices",
     "node_labels",
+    "daemon_endpoints",
 }
 
 

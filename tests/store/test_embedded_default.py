@@ -55,3 +55,21 @@ def test_read_only_commands_do_not_create_an_embedded_database(tmp_path: Path) -
         database_url({}, tmp_path / "pg", create=False)
 
     assert not (tmp_path / "pg").exists()
+
+
+def test_a_uid_without_a_passwd_entry_is_named_before_initdb_fails_on_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An arbitrary uid (`docker run --user 4242`) outside the image's entry point."""
+
+    def no_entry(uid: int) -> None:
+        raise KeyError(uid)
+
+    monkeypatch.setattr("reconciler.store.embedded.os.geteuid", lambda: 4242)
+    monkeypatch.setattr("reconciler.store.embedded.pwd.getpwuid", no_entry)
+
+    with pytest.raises(StoreUnavailable, match="passwd entry for uid 4242") as caught:
+        start(tmp_path / "pg")
+
+    assert "DATABASE_URL" in str(caught.value)
+    assert not (tmp_path / "pg").exists()  # refused before anything was made

@@ -207,9 +207,10 @@ def driver_of(drivers: Mapping[str, FlowerRuntime], record: RunRecord) -> Flower
 
     driver = drivers.get(record.target)
     if driver is None:
+        known = ", ".join(drivers)
         raise RuntimeFailure(
-            f"run {record.run_id} ran on Flower target {record.target!r}: give it with "
-            "--flower-target NAME=HOST:PORT"
+            f"run {record.run_id} ran on Flower target {record.target!r}, which is not "
+            f"configured (configured: {known}): give it with --flower-target NAME=HOST:PORT"
         )
     return driver
 

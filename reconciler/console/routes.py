@@ -40,7 +40,7 @@ from reconciler.plan import Plan
 from reconciler.report.model import FederationStatus
 from reconciler.runtime.base import RuntimeFailure
 from reconciler.serving import json_response, read_body
-from reconciler.store import Store
+from reconciler.store import Event, Store
 from reconciler.store.views import ListQuery
 
 STREAM_SECONDS = 15.0  # one event-stream connection at most this long
@@ -48,6 +48,7 @@ STREAM_EVENTS = 500  # ... and at most this many events
 STREAM_POLL = 0.25  # seconds between reads of the outbox: new rounds show within ~1 s
 MAX_COMPARED = 8
 LOG_TAIL = 200  # lines of a run's log a page shows
+EVENTS_SHOWN = 200  # a federation's newest events a page shows
 LOGIN_BODY_LIMIT = 4096
 LOGIN_BODY_SECONDS = 10.0
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -168,6 +169,11 @@ def routes(console: Console) -> list[Route]:
     ]
 
 
+def _newest_first(events: list[Event]) -> list[Event]:
+    """The store hands recent events oldest first; the timeline shows the newest first."""
+    return events[::-1]
+
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="thunderline-console"'}
 
 
@@ -191,7 +197,7 @@ class _Reads:
         return pages.detail(
             record,
             rounds=store.rounds(key),
-            events=store.recent_events(key),
+            events=_newest_first(store.recent_events(key, EVENTS_SHOWN)),
             generations=store.generations(key),
             runs=store.runs(key),
             artifacts=store.artifacts(key),
@@ -292,7 +298,9 @@ class _Reads:
 
     async def events_api(self, request: Request) -> Response:
         key = _key(request)
-        events = await run_in_threadpool(self.c.store.recent_events, key)
+        events = _newest_first(
+            await run_in_threadpool(self.c.store.recent_events, key, EVENTS_SHOWN)
+        )
         if not events and not await run_in_threadpool(self._recorded, key):
             return _api(404, {"error": f"no federation {key}"})
         return _api(200, {"federation": str(key), "events": [e.to_json() for e in events]})

@@ -19,8 +19,7 @@ from psycopg.types.json import Jsonb
 from reconciler.model import Document, FederationKey, Phase, RecordedFederation
 from reconciler.store.db import Database
 from reconciler.store.federations import _COLUMNS, _recorded
-from reconciler.store.outbox import _event
-from reconciler.store.records import Event, RoundRecord
+from reconciler.store.records import RoundRecord
 
 # sort name -> ORDER BY; every one ends on the key, so pages never overlap
 SORTS: Mapping[str, str] = {
@@ -202,13 +201,3 @@ class Views(Database):
         with self._read() as cur:
             cur.execute(f"SELECT {_COLUMNS} FROM federations")
             return {fed.key: fed for fed in map(_recorded, cur.fetchall())}
-
-    def recent_events(self, key: FederationKey, limit: int = 200) -> list[Event]:
-        """The federation's newest `limit` events, newest first."""
-        with self._read() as cur:
-            cur.execute(
-                "SELECT id, type, tenant, name, generation, payload, created_at FROM events"
-                " WHERE name = %s AND tenant = %s ORDER BY id DESC LIMIT %s",
-                (key.name, key.tenant, limit),
-            )
-            return [_event(row) for row in cur.fetchall()]

@@ -72,7 +72,10 @@ def test_a_run_on_a_target_not_given_names_it(
         store.record_run(KEY, generation=1, attempt=1, run_id=11, status="running", target="us")
     assert logs(store_url, "quickstart", "--flower-target", "eu=127.0.0.1:9,insecure") == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("reconciler logs: target 'us' is not configured (configured: default, eu)")
+    assert err == (
+        "reconciler logs: run 11 ran on Flower target 'us', which is not configured "
+        "(configured: default, eu): give it with --flower-target NAME=HOST:PORT"
+    )
 
 
 def test_a_target_that_cannot_be_read_is_one_line(

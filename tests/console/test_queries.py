@@ -113,10 +113,10 @@ def test_rounds_of_several_and_the_newest_events(fleet: Store) -> None:
     a, b = FederationKey("acme", "fed-00"), FederationKey("globex", "fed-01")
     found = fleet.rounds_of([a, b])
     assert [r.number for r in found[a]] == [1, 2, 3] and found[b] == []
-    events = fleet.recent_events(a, limit=3)
+    events = fleet.recent_events(a, limit=3)  # the newest three, oldest first
     assert len(events) == 3
-    assert [e.id for e in events] == sorted((e.id for e in events), reverse=True)
-    assert events[0].type == "fl.round.started"
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    assert events[-1].type == "fl.round.started"
 
 
 def test_the_snapshot_matches_the_daemons_read_and_leaves_its_cache_alone(fleet: Store) -> None:

@@ -36,6 +36,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check $(SOURCES)
 	$(PY) -m ruff format --check $(SOURCES)
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 fmt: $(STAMP)
 	$(PY) -m ruff format $(SOURCES)
@@ -51,4 +52,4 @@ chaos: $(STAMP)
 	$(PY) -m tests.reliability.chaos $(CHAOS_FLAGS)
 
 clean:
-	rm -rf .thunderline .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .thunderline .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

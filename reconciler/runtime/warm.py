@@ -54,16 +54,21 @@ def install_shims(folder: Path) -> Path:
     """Write the two commands into `folder`, which goes first on a SuperNode's PATH.
 
     Each runs this module with `python -m`, so the fork server's children import it as
-    their main module instead of running a shim's file again.
+    their main module instead of running a shim's file again. A shim is replaced whole
+    (a new file renamed over the old), never rewritten in place: a SuperNode started a
+    moment earlier may still be reading it, and a shell that reads a truncated script
+    exits without a word.
     """
     folder.mkdir(parents=True, exist_ok=True)
     for command in (SUPERNODE, SUPEREXEC):
         shim = folder / command
-        shim.write_text(
-            f'#!/bin/sh\nexec "{sys.executable}" -m reconciler.runtime.warm {command} "$@"\n',
-            encoding="utf-8",
-        )
-        shim.chmod(0o755)
+        text = f'#!/bin/sh\nexec "{sys.executable}" -m reconciler.runtime.warm {command} "$@"\n'
+        if shim.is_file() and shim.read_text(encoding="utf-8") == text:
+            continue
+        fresh = folder / f".{command}.{os.getpid()}"
+        fresh.write_text(text, encoding="utf-8")
+        fresh.chmod(0o755)
+        os.replace(fresh, shim)
     return folder
 
 

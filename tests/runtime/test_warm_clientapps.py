@@ -115,3 +115,20 @@ def test_each_shim_runs_flowers_own_command(tmp_path: Path, command: str, flag: 
     out = subprocess.run([str(shim), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert flag in out.stdout
+
+
+def test_installing_the_shims_again_never_rewrites_one_a_shell_may_be_reading(
+    tmp_path: Path,
+) -> None:
+    shim = install_shims(tmp_path) / "flower-supernode"
+    first = shim.stat().st_ino
+    install_shims(tmp_path)  # unchanged: left alone, not truncated and rewritten
+    assert shim.stat().st_ino == first
+
+    with shim.open(encoding="utf-8") as reader:  # a shell started on the old text
+        shim.write_text("stale\n", encoding="utf-8")
+        install_shims(tmp_path)  # changed: a new file takes its name
+        assert shim.stat().st_ino != first
+        assert reader.read() == "stale\n"  # the reader's file was not touched
+    assert shim.read_text(encoding="utf-8").startswith("#!/bin/sh\nexec ")
+    assert not list(tmp_path.glob(".flower-*"))

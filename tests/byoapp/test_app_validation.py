@@ -51,6 +51,38 @@ def test_validate_cli_reports_it_like_a_compiler(
     assert (problem["line"], problem["field"]) == (11, "spec.app.config.lr")
 
 
+def test_a_config_value_of_another_type_than_the_app_declares_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = 'num-server-rounds: "2"\nlocal-epochs: 20\nlearning-rate: 1'  # int for float: fine
+    root = make_app_repo(tmp_path, {"quickstart": app_spec(config=config)})
+    [problem] = problems(root)
+    assert problem == (
+        f"{PATH}:10:26: spec.app.config.num-server-rounds: 'num-server-rounds' is declared as "
+        "an integer by app apps/quickstart-numpy (default 3), but the spec gives a string ('2')"
+    )
+    assert main(["validate", str(root), "--policy", str(EXAMPLE_POLICY)]) == 1
+    assert f"{PATH}:10:26:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("entry", "declared", "given"),
+    [
+        pytest.param("learning-rate: true", "a float", "a boolean (True)", id="bool for float"),
+        pytest.param("local-epochs: 2.5", "an integer", "a float (2.5)", id="float for int"),
+        pytest.param('local-epochs: "20"', "an integer", "a string ('20')", id="str for int"),
+    ],
+)
+def test_config_types_that_do_not_convert(
+    tmp_path: Path, entry: str, declared: str, given: str
+) -> None:
+    config = f"num-server-rounds: 2\n{entry}"
+    root = make_app_repo(tmp_path, {"quickstart": app_spec(config=config)})
+    [problem] = problems(root)
+    assert f"is declared as {declared} by app" in problem
+    assert f"but the spec gives {given}" in problem
+
+
 def test_the_control_key_is_the_reconcilers(tmp_path: Path) -> None:
     config = 'num-server-rounds: 2\nthunderline-control: "{}"'
     root = make_app_repo(tmp_path, {"sdk": app_spec("sdk", "sdk-numpy", config=config)})

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
+from reconciler.model import FederationSpec
 from reconciler.plan import ActionKind, plan
+from reconciler.plan.render import describe, to_text
 from reconciler.specs import load_repo
 from reconciler.specs.apps import AppManifestError, parse_manifest
 from tests.byoapp.apprepo import APPS, app_spec, make_app_repo
@@ -103,6 +105,19 @@ def test_pause_is_refused_for_an_app_without_the_sdk(tmp_path: Path) -> None:
     [action] = plan(load_repo(root, policy=OPEN_POLICY), {}).actions
     assert action.kind is ActionKind.INVALID
     assert "cannot pause at a round boundary" in action.problems[0].message
+
+
+def test_plan_says_which_app_a_federation_runs_instead_of_shards(tmp_path: Path) -> None:
+    root = make_app_repo(tmp_path, {"quickstart": app_spec()})
+    state = load_repo(root, policy=OPEN_POLICY)
+    text = to_text(plan(state, {}))
+    assert "2 rounds, fedavg, app apps/quickstart-numpy" in text
+    assert "shard" not in text
+    [spec] = state.specs.values()
+    app = {"uri": "s3://alice:hunter2@team-apps/q.fab", "sha256": "0" * 64}
+    document = {**spec.document, "spec": {**spec.document["spec"], "app": app}}
+    described = describe(FederationSpec(spec.key, spec.path, document))
+    assert described == "2 rounds, fedavg, app s3://team-apps/q.fab"  # no credentials
 
 
 def test_an_app_folder_without_a_flower_pyproject_is_an_error(tmp_path: Path) -> None:

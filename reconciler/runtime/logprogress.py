@@ -2,7 +2,8 @@
 
 A team's app without the control SDK never talks to the daemon, but Flower's strategy loop
 logs `[ROUND r/N]` when a round starts, `Aggregated MetricRecord: {...}` after aggregating,
-and `Strategy execution finished` at the end. `parse_log(lines)` (pure) turns a run's log
+and `Strategy execution finished` at the end (Flower's workflows and legacy server loop:
+`[ROUND r]` and `Run finished N round(s)`). `parse_log(lines)` (pure) turns a run's log
 into a `LogProgress`; `LogFollower.follow(recorded, observed)`, called by the daemon once per
 cycle, reads the logs of the active runs of such apps and feeds what it finds to the
 daemon's progress sink as ordinary progress reports: round_started / round_completed (with
@@ -33,7 +34,10 @@ from reconciler.specs.apps import spec_app
 log = logging.getLogger(__name__)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_ROUND = re.compile(r"\[ROUND (\d+)/(\d+)\]")
+# Strategy.start logs "[ROUND r/N]"; Flower's own other loops (the workflows of
+# flwr.server.workflow and the legacy Server.fit) log "[ROUND r]" and, at their end,
+# "Run finished N round(s) in 1.23s".
+_ROUND = re.compile(r"\[ROUND (\d+)(?:/(\d+))?\]")
 _METRICS = re.compile(r"(Aggregated )?MetricRecord: (\{.*\})\s*$")
 # Which of Flower's three metric records a line belongs to (Strategy.start logs them in this
 # order); the names follow Flower's Result: train_metrics_clientapp,
@@ -41,7 +45,7 @@ _METRICS = re.compile(r"(Aggregated )?MetricRecord: (\{.*\})\s*$")
 TRAIN, EVAL, SERVER_EVAL = "train", "eval", "server-eval"
 _EVALUATE = re.compile(r"^(configure|aggregate)_evaluate\b")
 _GLOBAL = re.compile(r"^Global evaluation")
-_FINISHED = re.compile(r"Strategy execution finished")
+_FINISHED = re.compile(r"Strategy execution finished|Run finished (\d+) round\(s\)")
 # The last line of a Python traceback: "pkg.module.SomeError: message" (or just the name).
 _ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)(?::\s.*)?$")
 _MISSING = ("ModuleNotFoundError", "ImportError")
@@ -66,7 +70,7 @@ class Follow(enum.Enum):
 class LogProgress:
     """What a run's log says so far."""
 
-    total: int | None = None  # N of "[ROUND r/N]", once seen
+    total: int | None = None  # N of "[ROUND r/N]" or "Run finished N round(s)", once seen
     started: tuple[int, ...] = ()
     completed: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     skipped: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # non-numeric metrics
@@ -90,18 +94,22 @@ def parse_log(lines: Iterable[str]) -> LogProgress:
         line = _ANSI.sub("", raw).strip()
         message = line.split(":", 1)[1].strip() if _is_flower_log(line) else line
         if match := _ROUND.search(message):
-            rounds.start(int(match.group(1)), int(match.group(2)))
+            rounds.start(int(match.group(1)), _number(match.group(2)))
         elif match := _METRICS.search(message):
             rounds.record(bool(match.group(1)), match.group(2))
         elif _EVALUATE.match(message):
             rounds.phase = EVAL
         elif _GLOBAL.match(message):
             rounds.phase = SERVER_EVAL
-        elif _FINISHED.search(message):
-            rounds.finish()
+        elif match := _FINISHED.search(message):
+            rounds.finish(_number(match.group(1)))
         elif match := _ERROR.match(line):
             error = line
     return LogProgress(rounds.total, tuple(rounds.started), rounds.completed, rounds.skipped, error)
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text else None
 
 
 @dataclass
@@ -116,10 +124,10 @@ class _Rounds:
     current: dict[str, float] = field(default_factory=dict)
     current_skipped: list[str] = field(default_factory=list)
 
-    def start(self, rnd: int, total: int) -> None:
+    def start(self, rnd: int, total: int | None) -> None:
         self.finish()
         self.started.append(rnd)
-        self.total, self.phase = total, TRAIN
+        self.total, self.phase = total or self.total, TRAIN
         self.current, self.current_skipped = {}, []
 
     def record(self, aggregated: bool, text: str) -> None:
@@ -135,7 +143,8 @@ class _Rounds:
         if phase == TRAIN:
             self.phase = EVAL
 
-    def finish(self) -> None:
+    def finish(self, total: int | None = None) -> None:
+        self.total = total or self.total
         if not self.started:
             return
         rnd = self.started[-1]

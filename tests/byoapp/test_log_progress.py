@@ -124,6 +124,45 @@ SAME_NAMES = [
 ]
 
 
+# A ServerApp with its own loop on Flower's DefaultWorkflow (flwr 1.42,
+# flwr/server/workflow/default_workflows.py): "[ROUND r]" without a total, and the count of
+# rounds in its "Run finished" line.
+WORKFLOW = [
+    flower("[INIT]"),
+    flower("Requesting initial parameters from one random client"),
+    flower(""),
+    flower("[ROUND 1]"),
+    flower("configure_fit: strategy sampled 2 clients (out of 2)"),
+    flower("aggregate_fit: received 2 results and 0 failures"),
+    flower("configure_evaluate: strategy sampled 2 clients (out of 2)"),
+    flower("aggregate_evaluate: received 2 results and 0 failures"),
+    flower(""),
+    flower("[ROUND 2]"),
+    flower("configure_fit: strategy sampled 2 clients (out of 2)"),
+    flower(""),
+    flower("[SUMMARY]"),
+    flower("Run finished 2 round(s) in 4.21s"),
+    flower("\tHistory (loss, distributed):"),
+    flower("\t\tround 1: 0.52"),
+]
+
+
+def test_an_app_with_its_own_loop_counts_the_rounds_its_log_shows() -> None:
+    assert parse_log(WORKFLOW[:10]) == LogProgress(started=(1, 2), completed={1: {}})
+    assert parse_log(WORKFLOW) == LogProgress(total=2, started=(1, 2), completed={1: {}, 2: {}})
+
+
+def test_an_app_with_its_own_loop_completes_at_the_round_its_log_ends() -> None:
+    sink = follow(WORKFLOW, run("finished", "completed"))
+    assert sink.kinds() == [
+        ("round_started", 1),
+        ("round_completed", 1),
+        ("round_started", 2),
+        ("round_completed", 2),
+        ("completed", 2),
+    ]
+
+
 def test_train_and_evaluate_metrics_of_the_same_name_are_kept_apart() -> None:
     progress = parse_log(SAME_NAMES)
     assert progress.completed == {

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.daemon.conditions import Findings, derive
 from reconciler.model import (
     DEFAULT_TARGET,
+    ConditionType,
     FederationKey,
     Phase,
     RecordedFederation,
@@ -161,6 +163,19 @@ def test_an_app_with_its_own_loop_completes_at_the_round_its_log_ends() -> None:
         ("round_completed", 2),
         ("completed", 2),
     ]
+
+
+@pytest.mark.parametrize(
+    ("current", "message"),
+    [
+        pytest.param(0, "completed; the app's log showed 0 of 1 rounds", id="a silent loop"),
+        pytest.param(1, "completed 1 rounds", id="every round shown"),
+    ],
+)
+def test_the_ready_message_claims_only_the_rounds_recorded(current: int, message: str) -> None:
+    done = replace(record(Phase.COMPLETED), current_round=current, total_rounds=1)
+    [ready] = [c for c in derive(done, Findings(), {}, "t") if c.type is ConditionType.READY]
+    assert (ready.status, ready.message) == ("True", message)
 
 
 def test_train_and_evaluate_metrics_of_the_same_name_are_kept_apart() -> None:

@@ -146,8 +146,17 @@ def _ready_message(record: RecordedFederation) -> str:
     return {
         Phase.RUNNING: f"running, {rounds}",
         Phase.PAUSED: f"paused after {rounds}",
-        Phase.COMPLETED: f"completed {record.total_rounds} rounds",
+        Phase.COMPLETED: _completed(record),
     }[record.phase]
+
+
+def _completed(record: RecordedFederation) -> str:
+    # An app without the SDK completes on Flower's status even when its log showed fewer
+    # rounds (or none): say what was recorded rather than claim rounds.total.
+    if record.current_round >= record.total_rounds:
+        return f"completed {record.total_rounds} rounds"
+    shown = f"{record.current_round} of {record.total_rounds}"
+    return f"completed; the app's log showed {shown} rounds"
 
 
 def _stamped(raw: _Raw, previous: Mapping[ConditionType, Condition], now: str) -> Condition:

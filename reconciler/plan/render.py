@@ -8,16 +8,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.model import FederationSpec
 from reconciler.plan.model import Action, ActionKind, FieldChange, Plan
+from reconciler.specs.apps import spec_app
 
 # A stable marker every plan comment carries, so CI can find and update its own comment.
 COMMENT_MARKER = "<!-- thunderline-plan -->"
 
 
 def describe(spec: FederationSpec) -> str:
-    """One line saying what a federation will do: "10 rounds, fedprox mu=0.01, 4 shards"."""
+    """One line saying what a federation will do: "10 rounds, fedprox mu=0.01, 4 shards"
+    (or "3 rounds, fedavg, app apps/quickstart-numpy" for a team's app)."""
     body = spec.spec
     strategy: Mapping[str, Any] = body.get("strategy", {})
     name = str(strategy.get("name", "fedavg"))
@@ -28,9 +31,20 @@ def describe(spec: FederationSpec) -> str:
         name += f" {params['class']}"
     if body.get("privacy", {}).get("dp", {}).get("enabled"):
         name += " +dp"
-    shards = len(body.get("datasetSpec", {}).get("shards", []))
     rounds = spec.rounds_total
-    return f"{rounds} round{'s' * (rounds != 1)}, {name}, {shards} shard{'s' * (shards != 1)}"
+    return f"{rounds} round{'s' * (rounds != 1)}, {name}, {_trains_on(body)}"
+
+
+def _trains_on(body: Mapping[str, Any]) -> str:
+    """The built-in app's shards, or the team's app (which brings its own data)."""
+    app = spec_app({"spec": body})
+    if app is None:
+        shards = len(body.get("datasetSpec", {}).get("shards", []))
+        return f"{shards} shard{'s' * (shards != 1)}"
+    if isinstance(app.get("path"), str):
+        return f"app {app['path']}"
+    uri = urlsplit(str(app.get("uri", "")))  # without any user:password@ an URI might carry
+    return f"app {uri.scheme}://{uri.hostname or ''}{uri.path}"
 
 
 def _value(value: Any) -> str:

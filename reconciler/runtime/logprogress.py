@@ -2,7 +2,8 @@
 
 A team's app without the control SDK never talks to the daemon, but Flower's strategy loop
 logs `[ROUND r/N]` when a round starts, `Aggregated MetricRecord: {...}` after aggregating,
-and `Strategy execution finished` at the end. `parse_log(lines)` (pure) turns a run's log
+and `Strategy execution finished` at the end (Flower's workflows and legacy server loop:
+`[ROUND r]` and `Run finished N round(s)`). `parse_log(lines)` (pure) turns a run's log
 into a `LogProgress`; `LogFollower.follow(recorded, observed)`, called by the daemon once per
 cycle, reads the logs of the active runs of such apps and feeds what it finds to the
 daemon's progress sink as ordinary progress reports: round_started / round_completed (with
@@ -33,9 +34,18 @@ from reconciler.specs.apps import spec_app
 log = logging.getLogger(__name__)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_ROUND = re.compile(r"\[ROUND (\d+)/(\d+)\]")
-_METRICS = re.compile(r"MetricRecord: (\{.*\})\s*$")
-_FINISHED = re.compile(r"Strategy execution finished")
+# Strategy.start logs "[ROUND r/N]"; Flower's own other loops (the workflows of
+# flwr.server.workflow and the legacy Server.fit) log "[ROUND r]" and, at their end,
+# "Run finished N round(s) in 1.23s".
+_ROUND = re.compile(r"\[ROUND (\d+)(?:/(\d+))?\]")
+_METRICS = re.compile(r"(Aggregated )?MetricRecord: (\{.*\})\s*$")
+# Which of Flower's three metric records a line belongs to (Strategy.start logs them in this
+# order); the names follow Flower's Result: train_metrics_clientapp,
+# evaluate_metrics_clientapp, evaluate_metrics_serverapp.
+TRAIN, EVAL, SERVER_EVAL = "train", "eval", "server-eval"
+_EVALUATE = re.compile(r"^(configure|aggregate)_evaluate\b")
+_GLOBAL = re.compile(r"^Global evaluation")
+_FINISHED = re.compile(r"Strategy execution finished|Run finished (\d+) round\(s\)")
 # The last line of a Python traceback: "pkg.module.SomeError: message" (or just the name).
 _ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)(?::\s.*)?$")
 _MISSING = ("ModuleNotFoundError", "ImportError")
@@ -60,9 +70,10 @@ class Follow(enum.Enum):
 class LogProgress:
     """What a run's log says so far."""
 
-    total: int | None = None  # N of "[ROUND r/N]", once seen
+    total: int | None = None  # N of "[ROUND r/N]" or "Run finished N round(s)", once seen
     started: tuple[int, ...] = ()
     completed: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    skipped: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # non-numeric metrics
     error: str = ""  # the last exception line, e.g. "ModuleNotFoundError: No module named 'x'"
 
     @property
@@ -74,28 +85,72 @@ def parse_log(lines: Iterable[str]) -> LogProgress:
     """Rounds started and completed, their metrics, and the app's last error line.
 
     Round r is complete when round r + 1 starts or the strategy finishes; metric lines
-    between belong to round r (train, then evaluate, then central evaluation).
+    between belong to round r, named `train/<key>`, `eval/<key>` and `server-eval/<key>`
+    so an evaluate metric never replaces a train metric of the same name.
     """
-    total: int | None = None
-    started: list[int] = []
-    completed: dict[int, dict[str, float]] = {}
-    current: dict[str, float] = {}
+    rounds = _Rounds()
     error = ""
     for raw in lines:
         line = _ANSI.sub("", raw).strip()
         message = line.split(":", 1)[1].strip() if _is_flower_log(line) else line
         if match := _ROUND.search(message):
-            if started:
-                completed[started[-1]] = current
-            started.append(int(match.group(1)))
-            total, current = int(match.group(2)), {}
+            rounds.start(int(match.group(1)), _number(match.group(2)))
         elif match := _METRICS.search(message):
-            current.update(_metrics(match.group(1)))
-        elif _FINISHED.search(message) and started:
-            completed[started[-1]] = current
+            rounds.record(bool(match.group(1)), match.group(2))
+        elif _EVALUATE.match(message):
+            rounds.phase = EVAL
+        elif _GLOBAL.match(message):
+            rounds.phase = SERVER_EVAL
+        elif match := _FINISHED.search(message):
+            rounds.finish(_number(match.group(1)))
         elif match := _ERROR.match(line):
             error = line
-    return LogProgress(total, tuple(started), completed, error)
+    return LogProgress(rounds.total, tuple(rounds.started), rounds.completed, rounds.skipped, error)
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+@dataclass
+class _Rounds:
+    """The parser's state: the round under way and what it logged so far."""
+
+    total: int | None = None
+    started: list[int] = field(default_factory=list)
+    completed: dict[int, dict[str, float]] = field(default_factory=dict)
+    skipped: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    phase: str = TRAIN
+    current: dict[str, float] = field(default_factory=dict)
+    current_skipped: list[str] = field(default_factory=list)
+
+    def start(self, rnd: int, total: int | None) -> None:
+        self.finish()
+        self.started.append(rnd)
+        self.total, self.phase = total or self.total, TRAIN
+        self.current, self.current_skipped = {}, []
+
+    def record(self, aggregated: bool, text: str) -> None:
+        if not aggregated:
+            phase = SERVER_EVAL
+        elif self.phase == TRAIN and any(k.startswith(f"{TRAIN}/") for k in self.current):
+            phase = EVAL  # an app whose evaluate step logs no configure_evaluate line
+        else:
+            phase = self.phase
+        values, skipped = _metrics(text)
+        self.current.update({f"{phase}/{k}": v for k, v in values.items()})
+        self.current_skipped.extend(f"{phase}/{k}" for k in skipped)
+        if phase == TRAIN:
+            self.phase = EVAL
+
+    def finish(self, total: int | None = None) -> None:
+        self.total = total or self.total
+        if not self.started:
+            return
+        rnd = self.started[-1]
+        self.completed[rnd] = self.current
+        if self.current_skipped:
+            self.skipped[rnd] = tuple(self.current_skipped)
 
 
 def _is_flower_log(line: str) -> bool:
@@ -104,18 +159,28 @@ def _is_flower_log(line: str) -> bool:
     return head in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _metrics(text: str) -> dict[str, float]:
+def _metrics(text: str) -> tuple[dict[str, float], list[str]]:
+    """A logged MetricRecord's numbers, and the names of values that are not numbers.
+
+    A list-valued metric (MetricRecord allows list[int] and list[float]) counts as its last
+    value; an empty list or anything else is skipped by name, never dropped silently.
+    """
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return {}
+        return {}, []
     if not isinstance(value, dict):
-        return {}
-    return {
-        str(k): float(v)
-        for k, v in value.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+        return {}, []
+    numbers: dict[str, float] = {}
+    skipped: list[str] = []
+    for key, item in value.items():
+        if isinstance(item, list) and item:
+            item = item[-1]
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            numbers[str(key)] = float(item)
+        else:
+            skipped.append(str(key))
+    return numbers, skipped
 
 
 @dataclass
@@ -234,7 +299,14 @@ def _round_reports(
         if rnd in progress.completed and rnd not in seen.completed:
             seen.completed.add(rnd)
             metrics = progress.completed[rnd]
-            yield _report(run, ReportKind.ROUND_COMPLETED, rnd, metrics=metrics)
+            message = _skipped_message(progress.skipped.get(rnd, ()))
+            if message:
+                log.info("%s round %d: %s", run.key, rnd, message)
+            yield _report(run, ReportKind.ROUND_COMPLETED, rnd, metrics=metrics, message=message)
+
+
+def _skipped_message(names: tuple[str, ...]) -> str:
+    return f"metrics skipped (not numbers): {', '.join(names)}" if names else ""
 
 
 def _end_reports(run: RunObservation, progress: LogProgress) -> Iterable[ProgressReport]:

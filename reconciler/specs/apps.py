@@ -3,9 +3,9 @@
 `parse_manifest(text)` reads an app's `pyproject.toml` into an `AppManifest` (the keys a FAB
 needs and the run-config keys the app declares); `app_findings(document, manifest)` says what
 in a spec that app cannot take (an unknown `spec.app.config` key, which Flower would answer
-with HTTP 412; a round count that disagrees with the app's `num-server-rounds`); `pause_findings`
-refuses `paused` for an app without the control SDK. `repo_app_findings(document, root)` does both for an app
-folder in a checkout. Callers: `filecheck` (validate and plan, which have the repository)
+with HTTP 412; a value of another type than the app's default; a round count that disagrees
+with the app's `num-server-rounds`); `pause_findings` refuses `paused` for an app without the
+control SDK. `repo_app_findings(document, root)` does both for an app folder in a checkout. Callers: `filecheck` (validate and plan, which have the repository)
 and `runtime.apps` (the driver checks again right before it submits, for every kind of app).
 Standard library only (tomllib), no Flower import: `reconciler validate` must stay fast.
 """
@@ -163,7 +163,7 @@ def pause_findings(document: Mapping[str, Any], manifest: AppManifest) -> list[R
 
 def _config_findings(document: Mapping[str, Any], manifest: AppManifest) -> Iterator[RuleFinding]:
     declared = sorted(k for k in manifest.config if k != APP_CONTROL_KEY)
-    for key in app_config(document):
+    for key, value in app_config(document).items():
         where = (*APP_SECTION, "config", key)
         if key == APP_CONTROL_KEY:
             yield where, "set by the reconciler for every run; remove it from spec.app.config"
@@ -174,6 +174,34 @@ def _config_findings(document: Mapping[str, Any], manifest: AppManifest) -> Iter
                 f"'{key}' is not a run-config key of app {manifest.where} (it declares: "
                 f"{known}); Flower would refuse the run",
             )
+        elif (problem := _type_problem(key, value, manifest)) is not None:
+            yield where, problem
+
+
+# The TOML types of [tool.flwr.app.config] as people call them. Flower checks only the keys
+# of an override, not its type: the app would get "3" where its code expects 3.
+_TYPE_NAMES: Mapping[type, str] = {bool: "boolean", int: "integer", float: "float", str: "string"}
+
+
+def _type_problem(key: str, value: object, manifest: AppManifest) -> str | None:
+    """Why `value` cannot stand for the app's default of `key`; None if it can.
+
+    An integer is a valid float (YAML `lr: 1` for TOML `lr = 0.1`); nothing else converts.
+    A value that is no scalar at all is the schema's finding, not repeated here.
+    """
+    declared, given = type(manifest.config[key]), type(value)
+    if given is declared or (declared is float and given is int) or given not in _TYPE_NAMES:
+        return None
+    given_name = _TYPE_NAMES[given]
+    return (
+        f"'{key}' is declared as {_article(_TYPE_NAMES[declared])} by app {manifest.where} "
+        f"(default {manifest.config[key]!r}), but the spec gives {_article(given_name)} "
+        f"({value!r})"
+    )
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def _rounds_findings(document: Mapping[str, Any], manifest: AppManifest) -> Iterator[RuleFinding]:

@@ -108,7 +108,7 @@ def test_an_app_without_the_sdk_completes_with_its_rounds_shown(
             daemon.stop()
             runtime.close()
     assert rounds == [(1, "completed"), (2, "completed")]
-    assert all(m["train_loss"] < 1.0 for m in metrics)  # read from Flower's own log lines
+    assert all(m["train/train_loss"] < 1.0 for m in metrics)  # read from Flower's own log lines
     status = yaml.safe_load(remote.show(remote.head(), "status/acme/quickstart.yaml"))["status"]
     assert status["phase"] == "Completed"
     assert status["rounds"] == {"current": 2, "total": 2}

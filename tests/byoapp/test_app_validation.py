@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
+from reconciler.model import FederationSpec
 from reconciler.plan import ActionKind, plan
+from reconciler.plan.render import describe, to_text
 from reconciler.specs import load_repo
 from reconciler.specs.apps import AppManifestError, parse_manifest
 from tests.byoapp.apprepo import APPS, app_spec, make_app_repo
@@ -51,6 +53,38 @@ def test_validate_cli_reports_it_like_a_compiler(
     assert (problem["line"], problem["field"]) == (11, "spec.app.config.lr")
 
 
+def test_a_config_value_of_another_type_than_the_app_declares_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = 'num-server-rounds: "2"\nlocal-epochs: 20\nlearning-rate: 1'  # int for float: fine
+    root = make_app_repo(tmp_path, {"quickstart": app_spec(config=config)})
+    [problem] = problems(root)
+    assert problem == (
+        f"{PATH}:10:26: spec.app.config.num-server-rounds: 'num-server-rounds' is declared as "
+        "an integer by app apps/quickstart-numpy (default 3), but the spec gives a string ('2')"
+    )
+    assert main(["validate", str(root), "--policy", str(EXAMPLE_POLICY)]) == 1
+    assert f"{PATH}:10:26:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("entry", "declared", "given"),
+    [
+        pytest.param("learning-rate: true", "a float", "a boolean (True)", id="bool for float"),
+        pytest.param("local-epochs: 2.5", "an integer", "a float (2.5)", id="float for int"),
+        pytest.param('local-epochs: "20"', "an integer", "a string ('20')", id="str for int"),
+    ],
+)
+def test_config_types_that_do_not_convert(
+    tmp_path: Path, entry: str, declared: str, given: str
+) -> None:
+    config = f"num-server-rounds: 2\n{entry}"
+    root = make_app_repo(tmp_path, {"quickstart": app_spec(config=config)})
+    [problem] = problems(root)
+    assert f"is declared as {declared} by app" in problem
+    assert f"but the spec gives {given}" in problem
+
+
 def test_the_control_key_is_the_reconcilers(tmp_path: Path) -> None:
     config = 'num-server-rounds: 2\nthunderline-control: "{}"'
     root = make_app_repo(tmp_path, {"sdk": app_spec("sdk", "sdk-numpy", config=config)})
@@ -71,6 +105,19 @@ def test_pause_is_refused_for_an_app_without_the_sdk(tmp_path: Path) -> None:
     [action] = plan(load_repo(root, policy=OPEN_POLICY), {}).actions
     assert action.kind is ActionKind.INVALID
     assert "cannot pause at a round boundary" in action.problems[0].message
+
+
+def test_plan_says_which_app_a_federation_runs_instead_of_shards(tmp_path: Path) -> None:
+    root = make_app_repo(tmp_path, {"quickstart": app_spec()})
+    state = load_repo(root, policy=OPEN_POLICY)
+    text = to_text(plan(state, {}))
+    assert "2 rounds, fedavg, app apps/quickstart-numpy" in text
+    assert "shard" not in text
+    [spec] = state.specs.values()
+    app = {"uri": "s3://alice:hunter2@team-apps/q.fab", "sha256": "0" * 64}
+    document = {**spec.document, "spec": {**spec.document["spec"], "app": app}}
+    described = describe(FederationSpec(spec.key, spec.path, document))
+    assert described == "2 rounds, fedavg, app s3://team-apps/q.fab"  # no credentials
 
 
 def test_an_app_folder_without_a_flower_pyproject_is_an_error(tmp_path: Path) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.daemon.conditions import Findings, derive
 from reconciler.model import (
     DEFAULT_TARGET,
+    ConditionType,
     FederationKey,
     Phase,
     RecordedFederation,
@@ -75,7 +77,7 @@ MISSING_MODULE = [
             LogProgress(
                 total=2,
                 started=(1, 2),
-                completed={1: {"train_loss": 0.0179, "eval_loss": 0.0165}},
+                completed={1: {"train/train_loss": 0.0179, "eval/eval_loss": 0.0165}},
             ),
             id="round 1 done when round 2 starts",
         ),
@@ -85,8 +87,8 @@ MISSING_MODULE = [
                 total=2,
                 started=(1, 2),
                 completed={
-                    1: {"train_loss": 0.0179, "eval_loss": 0.0165},
-                    2: {"train_loss": 0.0085, "eval_loss": 0.0087},
+                    1: {"train/train_loss": 0.0179, "eval/eval_loss": 0.0165},
+                    2: {"train/train_loss": 0.0085, "eval/eval_loss": 0.0087},
                 },
             ),
             id="finished",
@@ -105,6 +107,102 @@ MISSING_MODULE = [
 )
 def test_parse_log(lines: list[str], expected: LogProgress) -> None:
     assert parse_log(lines) == expected
+
+
+# One round of a FedAvg app whose train and evaluate records share key names, with
+# list-valued metrics and a central evaluate_fn (flwr 1.42 Strategy.start's lines).
+SAME_NAMES = [
+    flower("[ROUND 1/1]"),
+    flower("configure_train: Sampled 2 nodes (out of 2)"),
+    flower("aggregate_train: Received 2 results and 0 failures"),
+    flower("\t└──> Aggregated MetricRecord: {'loss': 0.52, 'acc': [0.1, 0.4], 'num': 2}"),
+    flower("configure_evaluate: Sampled 2 nodes (out of 2)"),
+    flower("aggregate_evaluate: Received 2 results and 0 failures"),
+    flower("\t└──> Aggregated MetricRecord: {'loss': 0.61, 'acc': [], 'note': 'x'}"),
+    flower("Global evaluation"),
+    flower("\t└──> MetricRecord: {'loss': 0.7}"),
+    flower(""),
+    flower("Strategy execution finished in 3.10s"),
+]
+
+
+# A ServerApp with its own loop on Flower's DefaultWorkflow (flwr 1.42,
+# flwr/server/workflow/default_workflows.py): "[ROUND r]" without a total, and the count of
+# rounds in its "Run finished" line.
+WORKFLOW = [
+    flower("[INIT]"),
+    flower("Requesting initial parameters from one random client"),
+    flower(""),
+    flower("[ROUND 1]"),
+    flower("configure_fit: strategy sampled 2 clients (out of 2)"),
+    flower("aggregate_fit: received 2 results and 0 failures"),
+    flower("configure_evaluate: strategy sampled 2 clients (out of 2)"),
+    flower("aggregate_evaluate: received 2 results and 0 failures"),
+    flower(""),
+    flower("[ROUND 2]"),
+    flower("configure_fit: strategy sampled 2 clients (out of 2)"),
+    flower(""),
+    flower("[SUMMARY]"),
+    flower("Run finished 2 round(s) in 4.21s"),
+    flower("\tHistory (loss, distributed):"),
+    flower("\t\tround 1: 0.52"),
+]
+
+
+def test_an_app_with_its_own_loop_counts_the_rounds_its_log_shows() -> None:
+    assert parse_log(WORKFLOW[:10]) == LogProgress(started=(1, 2), completed={1: {}})
+    assert parse_log(WORKFLOW) == LogProgress(total=2, started=(1, 2), completed={1: {}, 2: {}})
+
+
+def test_an_app_with_its_own_loop_completes_at_the_round_its_log_ends() -> None:
+    sink = follow(WORKFLOW, run("finished", "completed"))
+    assert sink.kinds() == [
+        ("round_started", 1),
+        ("round_completed", 1),
+        ("round_started", 2),
+        ("round_completed", 2),
+        ("completed", 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("current", "message"),
+    [
+        pytest.param(0, "completed; the app's log showed 0 of 1 rounds", id="a silent loop"),
+        pytest.param(1, "completed 1 rounds", id="every round shown"),
+    ],
+)
+def test_the_ready_message_claims_only_the_rounds_recorded(current: int, message: str) -> None:
+    done = replace(record(Phase.COMPLETED), current_round=current, total_rounds=1)
+    [ready] = [c for c in derive(done, Findings(), {}, "t") if c.type is ConditionType.READY]
+    assert (ready.status, ready.message) == ("True", message)
+
+
+def test_train_and_evaluate_metrics_of_the_same_name_are_kept_apart() -> None:
+    progress = parse_log(SAME_NAMES)
+    assert progress.completed == {
+        1: {
+            "train/loss": 0.52,
+            "train/acc": 0.4,  # a list counts as its last value
+            "train/num": 2.0,
+            "eval/loss": 0.61,
+            "server-eval/loss": 0.7,
+        }
+    }
+    assert progress.skipped == {1: ("eval/acc", "eval/note")}
+
+
+def test_an_evaluate_record_without_its_configure_line_is_still_evaluate() -> None:
+    lines = [line for line in SAME_NAMES if "configure_evaluate" not in line]
+    lines = [line for line in lines if "aggregate_evaluate" not in line]
+    assert parse_log(lines).completed[1]["eval/loss"] == 0.61
+
+
+def test_skipped_metrics_are_named_in_the_rounds_report() -> None:
+    sink = follow(SAME_NAMES, run())
+    completed = [r for r in sink.reports if r.kind == "round_completed"]
+    assert [r.message for r in completed] == ["metrics skipped (not numbers): eval/acc, eval/note"]
+    assert completed[0].metrics["train/acc"] == 0.4
 
 
 class FakeLogs:
@@ -171,7 +269,7 @@ def test_rounds_are_reported_as_they_appear_and_only_once() -> None:
     follower.follow({KEY: record()}, {KEY: run()})
     assert not follower.follow({KEY: record()}, {KEY: run()})  # nothing new
     assert sink.kinds() == [("round_started", 1), ("round_completed", 1), ("round_started", 2)]
-    assert sink.reports[1].metrics == {"train_loss": 0.0179, "eval_loss": 0.0165}
+    assert sink.reports[1].metrics == {"train/train_loss": 0.0179, "eval/eval_loss": 0.0165}
     assert {(r.federation, r.generation, r.attempt, r.run_id) for r in sink.reports} == {
         ("acme/quickstart", 1, 1, 7)
     }
@@ -180,7 +278,7 @@ def test_rounds_are_reported_as_they_appear_and_only_once() -> None:
 def test_a_completed_run_reports_its_last_round_and_metrics() -> None:
     sink = follow(TWO_ROUNDS, run("finished", "completed"))
     assert sink.kinds()[-1] == ("completed", 2)
-    assert sink.reports[-1].metrics == {"train_loss": 0.0085, "eval_loss": 0.0087}
+    assert sink.reports[-1].metrics == {"train/train_loss": 0.0085, "eval/eval_loss": 0.0087}
 
 
 def test_a_missing_dependency_fails_the_federation_with_the_apps_error() -> None:

@@ -33,11 +33,13 @@ from reconciler.model import (
 from reconciler.plan import ActionKind
 from reconciler.report import (
     ArtifactStatus,
+    EventStatus,
     FederationStatus,
     RoundStatus,
     StatusPushFailed,
     StatusWriter,
 )
+from reconciler.report.model import event_summary
 from reconciler.report.render import CachedRenderer
 from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
@@ -338,4 +340,5 @@ def build_status(
         flower_target=parts.runs[-1].target if parts.runs else None,
         created_at=parts.row.created_at,
         updated_at=parts.row.updated_at,
+        events=tuple(EventStatus(e.time, e.type, event_summary(e.payload)) for e in parts.events),
     )

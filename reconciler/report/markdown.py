@@ -15,6 +15,7 @@ from reconciler.model import ConditionType, Phase
 from reconciler.report.best import BestRound
 from reconciler.report.model import (
     ArtifactStatus,
+    EventStatus,
     FederationStatus,
     ReportPhase,
     RoundStatus,
@@ -57,6 +58,7 @@ def render_page(status: FederationStatus) -> str:
         _rounds(shown_rounds(status), best),
         _charts(status.rounds),
         _artifact(status.artifact),
+        _events(status.events),
         _problems(status.problems),
         _FOOTER,
     ]
@@ -199,6 +201,13 @@ def _artifact(artifact: ArtifactStatus | None) -> str:
         f"- Size: {_size(artifact.size)}",
         f"- Format: {artifact.format}, from round {artifact.round}",
     ])  # fmt: skip
+
+
+def _events(events: Sequence[EventStatus]) -> str:
+    if not events:
+        return ""
+    rows = [[_time(e.time), f"`{e.type}`", e.summary or "-"] for e in events]
+    return "\n".join(["## Recent events", "", *_table(["Time", "Type", "Details"], rows)])
 
 
 def _problems(problems: Sequence[str]) -> str:

@@ -13,7 +13,7 @@ the recorded ones (`daemon.unrecorded`). Failures land in the cycle's outcome
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -30,16 +30,16 @@ from reconciler.model import (
     RecordedFederation,
     TargetNames,
 )
+from reconciler.notify.revisions import SpecCommit
 from reconciler.plan import ActionKind
 from reconciler.report import (
     ArtifactStatus,
-    EventStatus,
     FederationStatus,
     RoundStatus,
     StatusPushFailed,
     StatusWriter,
 )
-from reconciler.report.model import event_summary
+from reconciler.report.model import EventStatus, event_summary
 from reconciler.report.render import CachedRenderer
 from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
@@ -74,9 +74,15 @@ class StatusReporter:
     """Keeps the last statuses (for lastTransitionTime and caching) and writes changes back."""
 
     def __init__(
-        self, store: Store, writer: StatusWriter | None, targets: TargetNames = DEFAULT_TARGETS
+        self,
+        store: Store,
+        writer: StatusWriter | None,
+        targets: TargetNames = DEFAULT_TARGETS,
+        spec_commit: Callable[[str, str], SpecCommit] | None = None,
     ) -> None:
         self.store = store
+        # (path, loaded revision) -> the commit that changed the spec: notify.SpecCommits.find
+        self.spec_commit = spec_commit or _as_loaded
         self.writer = writer
         self.targets = targets  # where a spec without spec.target runs, for SuperNodes online
         self._recorded: dict[FederationKey, tuple[int, FederationStatus]] = {}
@@ -171,7 +177,8 @@ class StatusReporter:
         for key in stale:
             if key in parts:
                 record = recorded[key]
-                status = build_status(record, parts[key], revision=_revision_of(record, outcome))
+                found = self.spec_commit(record.path, _revision_of(record, outcome))
+                status = build_status(record, parts[key], revision=found)
                 self._recorded[key] = (record.version, status)
         for gone in self._recorded.keys() - recorded.keys():
             del self._recorded[gone]
@@ -234,6 +241,11 @@ class StatusReporter:
 
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _as_loaded(path: str, revision: str) -> SpecCommit:
+    """Without a Git checkout to ask (tests, in-memory worlds): the loaded revision."""
+    return SpecCommit(revision)
 
 
 def _revision_of(record: RecordedFederation, outcome: CycleOutcome) -> str:
@@ -308,7 +320,7 @@ def short_of_nodes(
 
 
 def build_status(
-    record: RecordedFederation, parts: ReportParts, *, revision: str
+    record: RecordedFederation, parts: ReportParts, *, revision: SpecCommit
 ) -> FederationStatus:
     """The recorded part of a federation's status (conditions come from the cycle)."""
     rounds = tuple(
@@ -330,7 +342,8 @@ def build_status(
         generation=record.generation,
         observed_generation=record.observed_generation,
         spec_digest=record.digest,
-        revision=revision,
+        revision=revision.commit,
+        revision_known=revision.known,
         current_round=record.current_round,
         total_rounds=record.total_rounds,
         rounds=rounds,

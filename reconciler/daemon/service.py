@@ -101,7 +101,10 @@ class Daemon:
         )
         http = settings.http
         self.http = HttpServer(http.host, http.port, self._endpoints(), http.limits)
-        self.reporter = StatusReporter(parts.store, parts.writer, settings.plan.targets)
+        self.spec_commits = SpecCommits(parts.source.last_change)  # reports', statuses' commit
+        self.reporter = StatusReporter(
+            parts.store, parts.writer, settings.plan.targets, self.spec_commits.find
+        )
         self.reconciler = Reconciler(
             source=parts.source,
             store=parts.store,
@@ -121,7 +124,6 @@ class Daemon:
             prune_confirm=settings.source.prune_confirm,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
-        self.spec_commits = SpecCommits(parts.source.last_change)  # where statuses go
         self.notifier = self._notifier()  # None without a notifications file
         self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
 

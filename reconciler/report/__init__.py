@@ -6,13 +6,7 @@
 `reconciler plan --against status`.
 """
 
-from reconciler.report.model import (
-    ArtifactStatus,
-    EventStatus,
-    FederationStatus,
-    ReportPhase,
-    RoundStatus,
-)
+from reconciler.report.model import ArtifactStatus, FederationStatus, ReportPhase, RoundStatus
 from reconciler.report.read import StatusFormatError, read_status_files
 from reconciler.report.render import render_status, status_paths
 from reconciler.report.writer import (
@@ -25,7 +19,6 @@ from reconciler.report.writer import (
 
 __all__ = [
     "ArtifactStatus",
-    "EventStatus",
     "FederationStatus",
     "ReportPhase",
     "RoundStatus",

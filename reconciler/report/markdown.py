@@ -106,7 +106,7 @@ def _header(status: FederationStatus, best: BestRound | None) -> str:
         ("Spec", f"[`{status.path}`](../../{status.path})" if status.path else "-"),
         ("Generation", f"{status.generation} (observed {status.observed_generation})"),
         ("Best round", _best(best, status.artifact)),
-        ("Revision", f"`{status.revision[:12]}`" if status.revision else "-"),
+        ("Revision", _revision(status)),
         ("Flower runs", ", ".join(str(r) for r in status.run_ids) or "-"),
         ("Flower target", status.flower_target or "-"),
         ("Created", _time(status.created_at)),
@@ -119,6 +119,17 @@ def _header(status: FederationStatus, best: BestRound | None) -> str:
         "",
         *(f"- **{name}:** {value}" for name, value in facts),
     ])  # fmt: skip
+
+
+def _revision(status: FederationStatus) -> str:
+    if not status.revision:
+        return "-"
+    if status.revision_known:
+        return f"`{status.revision[:12]}`"
+    return (
+        f"`{status.revision[:12]}` (loaded at; the checkout is too shallow to find the"
+        " commit that changed the spec)"
+    )
 
 
 def _conditions(status: FederationStatus) -> str:

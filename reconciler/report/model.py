@@ -60,9 +60,11 @@ class EventStatus:
 class FederationStatus:
     """Everything `status/<tenant>/<name>.{yaml,md}` shows for one federation.
 
-    `revision` is the revision at which this federation's spec content was last loaded,
-    NOT the head of the branch: the reconciler's own status commits move the head, and a
-    report quoting the head would change with every status commit and commit forever.
+    `revision` is the commit that last changed this federation's spec file (as of the
+    revision its content was last loaded at), NOT the head of the branch: the reconciler's
+    own status commits move the head, and a report quoting the head would change with every
+    status commit and commit forever. `revision_known` False: the checkout's history could
+    not say (shallow), and `revision` is the loaded revision.
     `spec_digest` is FederationSpec.digest; `problems` are spec errors already formatted
     as "file:line:col: field: message". No field may carry a secret. A spec that never
     became a federation (phase `Invalid`, or `Pending` while queued) has generation 0.
@@ -77,6 +79,7 @@ class FederationStatus:
     observed_generation: int = 0
     spec_digest: str = ""
     revision: str = ""
+    revision_known: bool = True
     current_round: int = 0
     total_rounds: int = 0
     rounds: tuple[RoundStatus, ...] = ()

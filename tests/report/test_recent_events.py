@@ -7,8 +7,9 @@ import pytest
 
 from reconciler.daemon.reporting import build_status
 from reconciler.model import Phase
-from reconciler.report import EventStatus, render_status
-from reconciler.report.model import event_summary
+from reconciler.notify.revisions import SpecCommit
+from reconciler.report import render_status
+from reconciler.report.model import EventStatus, event_summary
 from reconciler.store import Store
 from reconciler.store.reports import EVENTS_SHOWN
 from tests.report.builders import T0, status
@@ -35,7 +36,7 @@ def test_the_newest_events_oldest_first_and_only_for_the_asked_federations(store
     assert events[-1].type == "fl.round.completed"
     assert events[-1].payload["round"] == 6
     record = store.get(key)
-    page = render_status([build_status(record, parts[key], revision="")])[
+    page = render_status([build_status(record, parts[key], revision=SpecCommit(""))])[
         f"status/{key.tenant}/{key.name}.md"
     ]
     section = page.split("## Recent events\n\n", 1)[1].split("\n\n", 1)[0].splitlines()

@@ -41,6 +41,7 @@ from reconciler.report import (
 )
 from reconciler.report.model import EventStatus, event_summary
 from reconciler.report.render import CachedRenderer
+from reconciler.report.writer import status_message
 from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
 from reconciler.store.reports import ReportParts
@@ -227,9 +228,10 @@ class StatusReporter:
                 self.last_error, outcome.pushed = "", True
             return
         files = self._render([*self.statuses.values(), *unrecorded.values()])
-        rev = (outcome.revision or "")[:12]
+        now = {**self.statuses, **unrecorded}
+        written = {**(self._written or {}), **(self._written_unrecorded or {})}
         try:
-            message = f"status: reconcile of {rev or 'unknown revision'}"
+            message = status_message(*_changes(written, now))
             self.writer.write(files, message=message, seen_head=outcome.revision)
             self._written, self._written_unrecorded = self.statuses, unrecorded
             self.last_error = ""
@@ -237,6 +239,14 @@ class StatusReporter:
         except StatusPushFailed as exc:
             self.last_error = f"status push failed: {exc}"
             outcome.pushed, outcome.push_error = False, self.last_error
+
+
+def _changes(
+    written: Mapping[FederationKey, FederationStatus], now: Mapping[FederationKey, FederationStatus]
+) -> tuple[list[FederationStatus], list[FederationKey]]:
+    """The statuses new or changed since the last write, and the federations gone."""
+    changed = [s for key, s in now.items() if written.get(key) is not s and written.get(key) != s]
+    return changed, [key for key in written if key not in now]
 
 
 def _now() -> str:

@@ -103,7 +103,11 @@ class Daemon:
         self.http = HttpServer(http.host, http.port, self._endpoints(), http.limits)
         self.spec_commits = SpecCommits(parts.source.last_change)  # reports', statuses' commit
         self.reporter = StatusReporter(
-            parts.store, parts.writer, settings.plan.targets, self.spec_commits.find
+            parts.store,
+            parts.writer,
+            settings.plan.targets,
+            self.spec_commits.find,
+            interval=settings.report.interval,
         )
         self.reconciler = Reconciler(
             source=parts.source,
@@ -233,6 +237,7 @@ class Daemon:
         self._stopping.set()
         self._wake.set()
         self._worker.join(timeout=120)
+        self.reporter.close()  # what the status interval held back, while still leading
         self.scheduler.shutdown(wait=False)
         if self._watcher is not None:
             self._watcher.stop()

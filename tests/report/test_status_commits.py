@@ -3,6 +3,7 @@ remote: subjects name the federations and what changed."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,3 +67,34 @@ def test_a_long_list_is_cut_with_how_many_more() -> None:
     assert status_message([status(phase=Phase.PAUSED)]) == (
         "status: team-a/coop-chat Paused round 2/10"
     )
+
+
+@pytest.mark.pg
+@pytest.mark.git
+def test_changes_within_the_interval_are_one_later_commit_and_none_is_lost(
+    store: Store, tmp_path: Path
+) -> None:
+    remote = make_remote(tmp_path, {"README.md": "specs\n"})
+    writer = StatusWriter(tmp_path / "w", remote=remote.url)
+    reporter = StatusReporter(store, writer, interval=1.0)
+    key = store.create(unique_spec()).key
+    walk(store, key, Phase.STARTING, Phase.RUNNING)
+    assert _cycle(reporter).pushed  # the first commit goes out at once
+    committed = len(_subjects(remote))
+
+    for number in (1, 2):
+        store.round_started(key, 1, number)
+        assert _cycle(reporter).pushed is None  # held back: within the interval
+    assert len(_subjects(remote)) == committed
+
+    deadline = time.monotonic() + 10
+    while len(_subjects(remote)) == committed and time.monotonic() < deadline:
+        time.sleep(0.1)  # no cycle comes: the timer commits once the interval has passed
+    assert _subjects(remote)[0] == f"status: {key} Running round 2/3"  # the latest state
+    assert len(_subjects(remote)) == committed + 1  # two changes, one commit
+
+    walk(store, key, Phase.STOPPED)
+    assert _cycle(reporter).pushed is None
+    reporter.close()  # shutdown: what the interval held back goes out now
+    assert len(_subjects(remote)) == committed + 2
+    assert _subjects(remote)[0] == f"status: {key} Stopped"

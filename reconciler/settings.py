@@ -85,6 +85,9 @@ class ArtifactSettings:
 class ReportSettings:
     enabled: bool = True
     status_branch: str | None = None  # None: commit status/ to the spec branch itself
+    # Seconds at least between status commits (changes in between are batched); 0: every
+    # change. `reconciler run --status-interval` defaults to 30 s; the library, every change.
+    interval: float = 0.0
     author_name: str = "Thunderline Reconciler"
     author_email: str = "reconciler@thunderline.invalid"
     workdir: Path = STATE_DIR / "status"  # the writer's own clone

@@ -144,6 +144,14 @@ def register(sub: Any) -> None:
         help="commit status reports to this branch (default: the --branch followed)",
     )
     p.add_argument(
+        "--status-interval",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="at least this long between status commits; changes in between are batched"
+        " into the next one (0: a commit per changed cycle; default: %(default)s)",
+    )
+    p.add_argument(
         "--no-status",
         action="store_true",
         help="do not commit status reports (default: commit them)",
@@ -193,6 +201,16 @@ def register(sub: Any) -> None:
     add_policy_argument(p)
     add_notifications_argument(p)
     p.set_defaults(handler=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
 
 
 def add_http_limits(p: argparse.ArgumentParser) -> None:
@@ -282,7 +300,11 @@ def settings_from(args: argparse.Namespace) -> Any:
         store=StoreSettings(database_url=args.database_url),
         runtime=runtime,
         artifacts=ArtifactSettings(root=None if args.s3 else args.artifact_root),
-        report=ReportSettings(enabled=not args.no_status, status_branch=args.status_branch),
+        report=ReportSettings(
+            enabled=not args.no_status,
+            status_branch=args.status_branch,
+            interval=args.status_interval,
+        ),
         http=HttpSettings(
             host=args.host,
             port=args.port,

@@ -13,7 +13,9 @@ the recorded ones (`daemon.unrecorded`). Failures land in the cycle's outcome
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -30,6 +32,7 @@ from reconciler.model import (
     RecordedFederation,
     TargetNames,
 )
+from reconciler.notify.revisions import SpecCommit
 from reconciler.plan import ActionKind
 from reconciler.report import (
     ArtifactStatus,
@@ -38,7 +41,9 @@ from reconciler.report import (
     StatusPushFailed,
     StatusWriter,
 )
+from reconciler.report.model import EventStatus, event_summary
 from reconciler.report.render import CachedRenderer
+from reconciler.report.writer import status_message
 from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
 from reconciler.store.reports import ReportParts
@@ -72,9 +77,25 @@ class StatusReporter:
     """Keeps the last statuses (for lastTransitionTime and caching) and writes changes back."""
 
     def __init__(
-        self, store: Store, writer: StatusWriter | None, targets: TargetNames = DEFAULT_TARGETS
+        self,
+        store: Store,
+        writer: StatusWriter | None,
+        targets: TargetNames = DEFAULT_TARGETS,
+        spec_commit: Callable[[str, str], SpecCommit] | None = None,
+        *,
+        interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        # At least `interval` seconds between status commits: changes in between wait for
+        # the next commit, made by a timer when no cycle comes (0: commit every change).
+        self.interval, self._clock = interval, clock
+        self._committed_at: float | None = None
+        self._timer: threading.Timer | None = None
+        self._seen_head: str | None = None  # the branch head the latest cycle saw
+        self._lock = threading.RLock()  # the cycle and the timer's commit take turns
+        # (path, loaded revision) -> the commit that changed the spec: notify.SpecCommits.find
+        self.spec_commit = spec_commit or _as_loaded
         self.writer = writer
         self.targets = targets  # where a spec without spec.target runs, for SuperNodes online
         self._recorded: dict[FederationKey, tuple[int, FederationStatus]] = {}
@@ -110,6 +131,24 @@ class StatusReporter:
         return short_of_nodes(online, specs, recorded, self.targets, labels)
 
     def __call__(self, outcome: CycleOutcome) -> None:
+        with self._lock:
+            self._report(outcome)
+
+    def flush(self) -> None:
+        """Commit what the interval held back (the timer's call)."""
+        with self._lock:
+            self._timer = None
+            self._write(None)
+
+    def close(self) -> None:
+        """At shutdown: commit what is still held back, whatever the interval."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._write(None, hold=False)
+
+    def _report(self, outcome: CycleOutcome) -> None:
         try:
             recorded = self.store.load_recorded()
         except StoreError as exc:
@@ -169,7 +208,8 @@ class StatusReporter:
         for key in stale:
             if key in parts:
                 record = recorded[key]
-                status = build_status(record, parts[key], revision=_revision_of(record, outcome))
+                found = self.spec_commit(record.path, _revision_of(record, outcome))
+                status = build_status(record, parts[key], revision=found)
                 self._recorded[key] = (record.version, status)
         for gone in self._recorded.keys() - recorded.keys():
             del self._recorded[gone]
@@ -205,8 +245,12 @@ class StatusReporter:
                 f"invalid and queued specs not recorded: {exc}"
             )
 
-    def _write(self, outcome: CycleOutcome) -> None:
+    def _write(self, outcome: CycleOutcome | None, *, hold: bool = True) -> None:
+        """Commit the statuses if they differ from the last written; `outcome`: the cycle's
+        (None from the timer or at shutdown: a failure is logged and retried next cycle)."""
         unrecorded = self.unrecorded.statuses
+        if outcome is not None:
+            self._seen_head = outcome.revision
         if self.writer is None or (
             self.statuses is self._written and unrecorded is self._written_unrecorded
         ):
@@ -214,24 +258,59 @@ class StatusReporter:
         if self.statuses == self._written and unrecorded == self._written_unrecorded:
             # rebuilt but equal: later cycles compare by identity
             self._written, self._written_unrecorded = self.statuses, unrecorded
-            if self.last_error:  # what failed to go out is moot: the branch is up to date
+            if self.last_error and outcome is not None:  # moot: the branch is up to date
                 self.last_error, outcome.pushed = "", True
             return
-        files = self._render([*self.statuses.values(), *unrecorded.values()])
-        rev = (outcome.revision or "")[:12]
+        wait = self._wait() if hold else 0.0
+        if wait > 0:
+            self._commit_in(wait)  # batched: the latest statuses go out then
+            return
+        now = {**self.statuses, **unrecorded}
+        written = {**(self._written or {}), **(self._written_unrecorded or {})}
+        files = self._render(list(now.values()))
         try:
-            message = f"status: reconcile of {rev or 'unknown revision'}"
-            self.writer.write(files, message=message, seen_head=outcome.revision)
+            message = status_message(*_changes(written, now))
+            self.writer.write(files, message=message, seen_head=self._seen_head)
             self._written, self._written_unrecorded = self.statuses, unrecorded
+            self._committed_at = self._clock()
             self.last_error = ""
-            outcome.pushed = True
+            if outcome is not None:
+                outcome.pushed = True
         except StatusPushFailed as exc:
             self.last_error = f"status push failed: {exc}"
-            outcome.pushed, outcome.push_error = False, self.last_error
+            if outcome is not None:
+                outcome.pushed, outcome.push_error = False, self.last_error
+            else:
+                log.warning("%s (the next cycle writes again)", self.last_error)
+
+    def _wait(self) -> float:
+        """Seconds until the interval since the last status commit has passed."""
+        if self.interval <= 0 or self._committed_at is None:
+            return 0.0
+        return self._committed_at + self.interval - self._clock()
+
+    def _commit_in(self, wait: float) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(wait, self.flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+
+def _changes(
+    written: Mapping[FederationKey, FederationStatus], now: Mapping[FederationKey, FederationStatus]
+) -> tuple[list[FederationStatus], list[FederationKey]]:
+    """The statuses new or changed since the last write, and the federations gone."""
+    changed = [s for key, s in now.items() if written.get(key) is not s and written.get(key) != s]
+    return changed, [key for key in written if key not in now]
 
 
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _as_loaded(path: str, revision: str) -> SpecCommit:
+    """Without a Git checkout to ask (tests, in-memory worlds): the loaded revision."""
+    return SpecCommit(revision)
 
 
 def _revision_of(record: RecordedFederation, outcome: CycleOutcome) -> str:
@@ -306,7 +385,7 @@ def short_of_nodes(
 
 
 def build_status(
-    record: RecordedFederation, parts: ReportParts, *, revision: str
+    record: RecordedFederation, parts: ReportParts, *, revision: SpecCommit
 ) -> FederationStatus:
     """The recorded part of a federation's status (conditions come from the cycle)."""
     rounds = tuple(
@@ -328,7 +407,8 @@ def build_status(
         generation=record.generation,
         observed_generation=record.observed_generation,
         spec_digest=record.digest,
-        revision=revision,
+        revision=revision.commit,
+        revision_known=revision.known,
         current_round=record.current_round,
         total_rounds=record.total_rounds,
         rounds=rounds,
@@ -338,4 +418,5 @@ def build_status(
         flower_target=parts.runs[-1].target if parts.runs else None,
         created_at=parts.row.created_at,
         updated_at=parts.row.updated_at,
+        events=tuple(EventStatus(e.time, e.type, event_summary(e.payload)) for e in parts.events),
     )

@@ -101,7 +101,14 @@ class Daemon:
         )
         http = settings.http
         self.http = HttpServer(http.host, http.port, self._endpoints(), http.limits)
-        self.reporter = StatusReporter(parts.store, parts.writer, settings.plan.targets)
+        self.spec_commits = SpecCommits(parts.source.last_change)  # reports', statuses' commit
+        self.reporter = StatusReporter(
+            parts.store,
+            parts.writer,
+            settings.plan.targets,
+            self.spec_commits.find,
+            interval=settings.report.interval,
+        )
         self.reconciler = Reconciler(
             source=parts.source,
             store=parts.store,
@@ -121,7 +128,6 @@ class Daemon:
             prune_confirm=settings.source.prune_confirm,
         )
         self.scheduler = BackgroundScheduler(daemon=True)
-        self.spec_commits = SpecCommits(parts.source.last_change)  # where statuses go
         self.notifier = self._notifier()  # None without a notifications file
         self._phases_counted: Mapping[Any, Any] | None = None  # statuses last counted by phase
 
@@ -231,6 +237,7 @@ class Daemon:
         self._stopping.set()
         self._wake.set()
         self._worker.join(timeout=120)
+        self.reporter.close()  # what the status interval held back, while still leading
         self.scheduler.shutdown(wait=False)
         if self._watcher is not None:
             self._watcher.stop()

@@ -6,13 +6,15 @@ generation: the revision; `""` when there is none to put a status on (a newer ge
 replaced that one, or the spec file no longer holds the recorded spec); `None` while the
 statuses do not know yet (no report since the daemon started, or not up to that
 generation), and the delivery waits. Pure; the daemon passes its reporter's statuses.
-`SpecCommits` turns that revision into the commit that changed the spec file (Git, cached).
+`SpecCommits` turns a loaded revision into the commit that changed the spec file (Git,
+cached); the report step uses it too, so that revision already is that commit.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from reconciler.model import FederationKey
 from reconciler.report import FederationStatus
@@ -40,30 +42,44 @@ def as_loaded(path: str, revision: str) -> str:
     return revision
 
 
+@dataclass(frozen=True, slots=True)
+class SpecCommit:
+    """Where a spec file last changed: `known` False when Git could not say (a shallow
+    checkout); `commit` is then the revision the spec was loaded at."""
+
+    commit: str
+    known: bool = True
+
+
 class SpecCommits:
     """The commit that last changed a spec file at a revision, remembered per (path, revision).
 
     The revision a spec was loaded at is the branch head the daemon fetched when it read the
     file; after a restart that is the head then (often the daemon's own status commit),
-    not the commit that changed the spec. Commit statuses and `invalid` notices belong on
-    the latter. `last_change` is `GitSource.last_change`; when Git cannot say, the loaded
-    revision is used (and asked again next time).
+    not the commit that changed the spec. Commit statuses, `invalid` notices and the status
+    reports' `revision` belong on the latter. `last_change` is `GitSource.last_change`:
+    `""` when the checkout is too shallow to say (remembered, as the loaded revision not
+    known); a Git failure gives the loaded revision and is asked again next time.
     """
 
     def __init__(self, last_change: Callable[[str, str], str]) -> None:
         self.last_change = last_change
-        self._known: dict[tuple[str, str], str] = {}
+        self._known: dict[tuple[str, str], SpecCommit] = {}
 
     def __call__(self, path: str, revision: str) -> str:
+        return self.find(path, revision).commit
+
+    def find(self, path: str, revision: str) -> SpecCommit:
         if not (path and revision):
-            return revision
+            return SpecCommit(revision)
         found = self._known.get((path, revision))
         if found is None:
             try:
-                found = self.last_change(revision, path)
+                commit = self.last_change(revision, path)
             except SourceError as exc:
                 log.info("commit of %s at %s not known: %s", path, revision[:12], exc)
-                return revision
+                return SpecCommit(revision, known=False)
+            found = SpecCommit(commit) if commit else SpecCommit(revision, known=False)
             if len(self._known) >= _REMEMBERED:
                 self._known.clear()
             self._known[(path, revision)] = found

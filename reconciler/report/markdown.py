@@ -15,6 +15,7 @@ from reconciler.model import ConditionType, Phase
 from reconciler.report.best import BestRound
 from reconciler.report.model import (
     ArtifactStatus,
+    EventStatus,
     FederationStatus,
     ReportPhase,
     RoundStatus,
@@ -57,6 +58,7 @@ def render_page(status: FederationStatus) -> str:
         _rounds(shown_rounds(status), best),
         _charts(status.rounds),
         _artifact(status.artifact),
+        _events(status.events),
         _problems(status.problems),
         _FOOTER,
     ]
@@ -104,7 +106,7 @@ def _header(status: FederationStatus, best: BestRound | None) -> str:
         ("Spec", f"[`{status.path}`](../../{status.path})" if status.path else "-"),
         ("Generation", f"{status.generation} (observed {status.observed_generation})"),
         ("Best round", _best(best, status.artifact)),
-        ("Revision", f"`{status.revision[:12]}`" if status.revision else "-"),
+        ("Revision", _revision(status)),
         ("Flower runs", ", ".join(str(r) for r in status.run_ids) or "-"),
         ("Flower target", status.flower_target or "-"),
         ("Created", _time(status.created_at)),
@@ -117,6 +119,17 @@ def _header(status: FederationStatus, best: BestRound | None) -> str:
         "",
         *(f"- **{name}:** {value}" for name, value in facts),
     ])  # fmt: skip
+
+
+def _revision(status: FederationStatus) -> str:
+    if not status.revision:
+        return "-"
+    if status.revision_known:
+        return f"`{status.revision[:12]}`"
+    return (
+        f"`{status.revision[:12]}` (loaded at; the checkout is too shallow to find the"
+        " commit that changed the spec)"
+    )
 
 
 def _conditions(status: FederationStatus) -> str:
@@ -199,6 +212,13 @@ def _artifact(artifact: ArtifactStatus | None) -> str:
         f"- Size: {_size(artifact.size)}",
         f"- Format: {artifact.format}, from round {artifact.round}",
     ])  # fmt: skip
+
+
+def _events(events: Sequence[EventStatus]) -> str:
+    if not events:
+        return ""
+    rows = [[_time(e.time), f"`{e.type}`", e.summary or "-"] for e in events]
+    return "\n".join(["## Recent events", "", *_table(["Time", "Type", "Details"], rows)])
 
 
 def _problems(problems: Sequence[str]) -> str:

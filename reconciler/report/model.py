@@ -12,6 +12,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from reconciler.model import Condition, FederationKey, Phase
 from reconciler.report.best import BestRound, best_round
@@ -46,12 +47,24 @@ class ArtifactStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class EventStatus:
+    """One recorded lifecycle event as the page lists it: `summary` is its payload on one
+    short line (events carry no secrets; their texts are still untrusted)."""
+
+    time: datetime
+    type: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
 class FederationStatus:
     """Everything `status/<tenant>/<name>.{yaml,md}` shows for one federation.
 
-    `revision` is the revision at which this federation's spec content was last loaded,
-    NOT the head of the branch: the reconciler's own status commits move the head, and a
-    report quoting the head would change with every status commit and commit forever.
+    `revision` is the commit that last changed this federation's spec file (as of the
+    revision its content was last loaded at), NOT the head of the branch: the reconciler's
+    own status commits move the head, and a report quoting the head would change with every
+    status commit and commit forever. `revision_known` False: the checkout's history could
+    not say (shallow), and `revision` is the loaded revision.
     `spec_digest` is FederationSpec.digest; `problems` are spec errors already formatted
     as "file:line:col: field: message". No field may carry a secret. A spec that never
     became a federation (phase `Invalid`, or `Pending` while queued) has generation 0.
@@ -66,6 +79,7 @@ class FederationStatus:
     observed_generation: int = 0
     spec_digest: str = ""
     revision: str = ""
+    revision_known: bool = True
     current_round: int = 0
     total_rounds: int = 0
     rounds: tuple[RoundStatus, ...] = ()
@@ -76,6 +90,7 @@ class FederationStatus:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     problems: tuple[str, ...] = ()
+    events: tuple[EventStatus, ...] = ()  # the newest few, oldest first; the page only
 
 
 def shown_rounds(status: FederationStatus) -> tuple[RoundStatus, ...]:
@@ -96,6 +111,29 @@ _UNDER_WAY = frozenset({"started", "running"})
 def best_of(status: FederationStatus) -> BestRound | None:
     """The best completed round (report.best's rule), or None."""
     return best_round((r.number, r.metrics) for r in status.rounds if r.status == "completed")
+
+
+_SUMMARY_CHARS = 100
+_NOT_SUMMARISED = frozenset({"generation"})  # the page's facts say it already
+
+
+def event_summary(payload: Mapping[str, Any]) -> str:
+    """An event's payload on one short line: `key=value` by key, nested maps (metrics)
+    flattened, numbers to four digits, cut at _SUMMARY_CHARS."""
+    items = [
+        f"{name}={_scalar(value)}"
+        for key, value in sorted(payload.items())
+        if key not in _NOT_SUMMARISED
+        for name, value in (sorted(value.items()) if isinstance(value, Mapping) else [(key, value)])
+    ]
+    text = " ".join(", ".join(items).split())
+    return text if len(text) <= _SUMMARY_CHARS else text[: _SUMMARY_CHARS - 1] + "…"
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return format(value, ".4g")
+    return str(value)
 
 
 def rfc3339(moment: datetime | None) -> str | None:

@@ -17,12 +17,14 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from reconciler.faults import fault_point
+from reconciler.model import FederationKey, Phase
 from reconciler.report.files import StatusFiles, blob_id
+from reconciler.report.model import FederationStatus
 from reconciler.source.command import GitFailed, run_git
 from reconciler.source.errors import SourceError
 from reconciler.source.remote import GitRemote
@@ -39,7 +41,35 @@ _REPOSITORY_CONFIG = {
     "pack.window": "0",
     "core.bigFileThreshold": "256k",
 }
+MESSAGE_CHARS = 100  # a status commit's subject, at most
+_ROUNDS_SHOWN = frozenset({Phase.STARTING, Phase.RUNNING, Phase.PAUSED})
 _SAFE_PATH = re.compile(r"status/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def status_message(
+    changed: Iterable[FederationStatus], removed: Iterable[FederationKey] = ()
+) -> str:
+    """A status commit's subject naming what changed, by federation: `status: acme/digits
+    Running round 3/5; globex/x Completed`, cut to MESSAGE_CHARS with `and N more`."""
+    parts = [_change(s) for s in sorted(changed, key=lambda s: s.key)]
+    parts += [f"{key} removed" for key in sorted(removed)]
+    if not parts:
+        return "status: files restored"  # nothing changed but the branch lacked some
+    text = "status: " + parts[0]
+    for shown, part in enumerate(parts[1:], start=1):
+        more = f"; and {len(parts) - shown} more"
+        last = shown == len(parts) - 1
+        if len(text) + 2 + len(part) + (0 if last else len(more)) > MESSAGE_CHARS:
+            return text + more
+        text += "; " + part
+    return text
+
+
+def _change(status: FederationStatus) -> str:
+    text = f"{status.key} {status.phase.value}"
+    if status.phase in _ROUNDS_SHOWN and status.total_rounds:
+        text += f" round {status.current_round}/{status.total_rounds}"
+    return text
 
 
 class StatusWriteError(Exception):

@@ -155,12 +155,22 @@ class GitSource:
         return None
 
     def last_change(self, rev: str, path: str) -> str:
-        """The commit at or before `rev` that last changed `path` (`rev` when none did)."""
+        """The commit at or before `rev` that last changed `path` (`rev` when none did);
+        `""` when the checkout's history cannot say: the commit found is where a shallow
+        fetch cut the history, which git shows as adding every file."""
         try:
             out = run_git(self.workdir, "log", "-1", "--format=%H", rev, "--", path)
         except GitFailed as exc:
             raise SourceUnavailable(f"cannot read the history of {path}: {exc.detail}") from None
-        return out.decode("ascii").strip() or rev
+        found = out.decode("ascii").strip() or rev
+        return "" if found in self._shallow_boundary() else found
+
+    def _shallow_boundary(self) -> set[str]:
+        """The commits a shallow fetch cut the history at (`.git/shallow`); none when full."""
+        try:
+            return set((self.workdir / ".git" / "shallow").read_text("ascii").split())
+        except FileNotFoundError:
+            return set()
 
     def blob_ids(self, rev: str, under: str = "specs/") -> dict[str, str]:
         """{path: blob id} under `under` at `rev`: equal id, equal content."""

@@ -1,8 +1,9 @@
-"""What status reports need, for many federations in four queries.
+"""What status reports need, for many federations in five queries.
 
 The report step rebuilds the recorded part of a status only for federations whose row
-changed; after a cold start that is all of them, so the rounds, artifacts, runs and
-overview rows are read for the whole batch at once instead of four queries each.
+changed; after a cold start that is all of them, so the rounds, artifacts, runs, newest
+events and overview rows are read for the whole batch at once instead of five queries each.
+Events are read only here: a federation whose row did not move costs no event query.
 Part of `Store`.
 """
 
@@ -15,10 +16,12 @@ from typing import Any
 
 from reconciler.model import FederationKey, Phase
 from reconciler.store.db import Database
+from reconciler.store.outbox import _event
 from reconciler.store.progress import _STATUS_SQL
-from reconciler.store.records import ArtifactRecord, RoundRecord, RunRecord, StatusRow
+from reconciler.store.records import ArtifactRecord, Event, RoundRecord, RunRecord, StatusRow
 
 _IN_BATCH = "(f.tenant, f.name) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+EVENTS_SHOWN = 10  # the newest events of each federation a report lists
 
 
 @dataclass
@@ -27,6 +30,7 @@ class ReportParts:
     rounds: list[RoundRecord] = field(default_factory=list)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # the newest EVENTS_SHOWN, oldest first
 
     @property
     def latest_artifact(self) -> ArtifactRecord | None:
@@ -53,6 +57,11 @@ class Reports(Database):
                 for key, items in found.items():
                     if key in parts:
                         setattr(parts[key], target, items)
+            cur.execute(_EVENTS, (*params, EVENTS_SHOWN))
+            for event_row in cur.fetchall():
+                event = _event(tuple(event_row))
+                if event.key in parts:
+                    parts[event.key].events.append(event)
         return parts
 
 
@@ -71,6 +80,17 @@ SELECT f.tenant, f.name, r.run_id, r.generation, r.attempt, r.status, r.sub_stat
        r.created_at, r.updated_at, r.target
 FROM runs r JOIN federations f ON f.id = r.federation_id WHERE {batch}
 ORDER BY f.tenant, f.name, r.generation, r.attempt
+"""
+
+# Per federation, through the events_by_name index: the newest few, whatever the history.
+_EVENTS = """
+SELECT e.id, e.type, e.tenant, e.name, e.generation, e.payload, e.created_at
+FROM unnest(%s::text[], %s::text[]) AS k(tenant, name)
+CROSS JOIN LATERAL (
+    SELECT * FROM events WHERE events.name = k.name AND events.tenant = k.tenant
+    ORDER BY events.id DESC LIMIT %s
+) e
+ORDER BY e.tenant, e.name, e.id
 """
 
 _PARTS: dict[str, tuple[str, Callable[[FederationKey, list[Any]], Any]]] = {

@@ -109,6 +109,9 @@ class DaemonProcess:
             sys.executable, "-m", "reconciler", "run", "--repo", repo, "--superlink", superlink,
             "--database-url", database_url, "--port", str(port), "--interval", str(interval),
             "--artifact-root", str(workdir / "artifacts"),
+            # a status commit per changed cycle, as the figures these tests keep were taken;
+            # the batching itself is tested in tests/report/test_status_commits.py
+            "--status-interval", "0",
         ] + ([] if leader_election else ["--no-leader-election"])  # fmt: skip
         self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None

@@ -131,7 +131,8 @@ def routes(console: Console) -> list[Route]:
 
     def guarded(endpoint: Endpoint, *, page: bool) -> Endpoint:
         async def checked(request: Request) -> Response:
-            if console.access.allows(request.headers, request.cookies):
+            peer = request.client.host if request.client else None
+            if console.access.allows(request.headers, request.cookies, peer):
                 try:
                     return await endpoint(request)
                 except BadQuery as exc:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 if TYPE_CHECKING:
-    from reconciler.store import Event
+    from reconciler.store import Event, StatusRow
+    from reconciler.store.findings import SpecFindingRow, StepErrorRow
 
 SERVER_ENV = "THUNDERLINE_SERVER"
 TOKEN_ENV = "THUNDERLINE_CONSOLE_TOKEN"  # = console.access.TOKEN_ENV
@@ -92,6 +93,32 @@ class RemoteEvents:
             return [event_from_json(e) for e in json.loads(body)["events"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiError(f"the daemon at {self.url} answered what is not events: {exc}") from None
+
+
+class RemoteStatus:
+    """`reconciler status`'s rows read over the API (`GET /api/v1/status`)."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url, self.token = url, token or os.environ.get(TOKEN_ENV) or None
+
+    def status(
+        self, name: str | None = None
+    ) -> tuple[list[StatusRow], list[SpecFindingRow], list[StepErrorRow]]:
+        from reconciler.store import StatusRow
+        from reconciler.store.findings import SpecFindingRow, StepErrorRow
+
+        _, body = call(self.url, "/api/v1/status", token=self.token, params={"name": name})
+        try:
+            data = json.loads(body)
+            return (
+                [StatusRow.from_json(r) for r in data["federations"]],
+                [SpecFindingRow.from_json(s) for s in data["specs"]],
+                [StepErrorRow.from_json(e) for e in data["errors"]],
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiError(
+                f"the daemon at {self.url} answered what is not a status: {exc}"
+            ) from None
 
 
 def event_from_json(data: dict[str, Any]) -> Event:

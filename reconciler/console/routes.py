@@ -9,6 +9,7 @@
     GET  /static/{console.css,console.js}    the shipped assets
     GET  /api/v1/federations[/{t}/{n}[/rounds|/events|/logs]], /api/v1/plan, /api/v1/openapi.json
     GET  /api/v1/events?after=ID&federation=NAME&limit=N   the outbox, oldest first, paged
+    GET  /api/v1/status?name=NAME            what `reconciler status` lists (its --server)
     GET  /api/v1/events/stream               server-sent events: the outbox as it grows
 
 Read-only: nothing here changes state (where a person would want a button, the page shows the
@@ -169,6 +170,7 @@ def routes(console: Console) -> list[Route]:
         api_route("/api/v1/federations/{tenant}/{name}/logs", reads.logs_api),
         api_route("/api/v1/plan", reads.plan_api),
         api_route("/api/v1/events", reads.outbox_api),
+        api_route("/api/v1/status", reads.status_api),
         api_route("/api/v1/events/stream", reads.stream),
     ]
 
@@ -324,6 +326,19 @@ class _Reads:
             lambda: self.c.store.events(after_id=after, federation=federation, limit=limit)
         )
         return _api(200, {"events": [e.to_json() for e in events]})
+
+    async def status_api(self, request: Request) -> Response:
+        """`reconciler status`'s rows, specs without a federation and step errors."""
+        name = request.query_params.get("name", "").strip() or None
+        return _api(200, await run_in_threadpool(self._status, name))
+
+    def _status(self, name: str | None) -> dict[str, Any]:
+        store = self.c.store
+        return {
+            "federations": [r.to_json() for r in store.status_rows(name)],
+            "specs": [s.to_json() for s in store.spec_findings(name)],
+            "errors": [] if name else [e.to_json() for e in store.step_errors()],
+        }
 
     def _recorded(self, key: FederationKey) -> bool:
         return self.c.store.federation(key) is not None

@@ -4,6 +4,7 @@ real console server off loopback that asks for the token."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,16 +17,19 @@ from reconciler.console import Access
 from reconciler.store import Store
 from tests.console.conftest import labelled_spec
 from tests.console.test_routes import serve
-from tests.daemon.conftest import World, make_world, running
+from tests.daemon.conftest import SPEC, SPEC_PATH, World, make_world, running
 
 pytestmark = [pytest.mark.pg, pytest.mark.git]
 
 TOKEN = "server-read-tok-51d0"
+BROKEN = "specs/acme/broken.yaml"
+AGES = re.compile(r"(?m)  \d+[smhd]$")  # two reads a second apart may age a row
 
 
 @pytest.fixture
 def world(tmp_path: Path, pg_url: str) -> Iterator[World]:
-    world = make_world(tmp_path, pg_url)
+    files = {SPEC_PATH: SPEC, BROKEN: SPEC.replace("digits-fedavg", "broken") + "  bogus: 1\n"}
+    world = make_world(tmp_path, pg_url, files=files)
     world.after_round_one()  # events of a start, a run and a round to print
     yield from running(world)
 
@@ -44,6 +48,24 @@ def test_events_via_the_api_print_what_the_database_prints(
         via_db = _printed([*argv, "--database-url", pg_url], capsys)
         via_api = _printed([*argv, "--server", world.daemon.http.url], capsys)
         assert via_api == via_db and via_db.count("\n") >= 2
+
+
+@pytest.mark.parametrize("fmt", ["text", "wide", "json", "yaml"])
+def test_status_via_the_api_prints_what_the_database_prints(
+    world: World, pg_url: str, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    argv = ["status", "-o", fmt]
+    via_db = _printed([*argv, "--database-url", pg_url], capsys)
+    via_api = _printed([*argv, "--server", world.daemon.http.url], capsys)
+    assert AGES.sub("", via_api) == AGES.sub("", via_db)
+    assert "digits-fedavg" in via_db and "broken" in via_db  # a federation and an invalid spec
+
+
+def test_status_name_over_the_api_is_refused_clearly(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "digits-fedavg", "--server", world.daemon.http.url]) == 2
+    assert "not served over --server" in capsys.readouterr().err
 
 
 def test_the_server_can_come_from_the_environment(

@@ -36,6 +36,7 @@ TARGETS: dict[str, tuple[float, str]] = {
     "push_to_started_webhook_p50_s": (1.0, "s"),
     "overhead_ratio_vs_flwr_run": (1.05, ""),
     "round_time_ratio_vs_flower_defaults": (0.25, ""),
+    "console_list_first_page_10k_ms": (200.0, "ms"),
 }
 
 
@@ -101,13 +102,19 @@ def flower() -> dict[str, Any]:
     }
 
 
+def console() -> dict[str, Any]:
+    out, cmd = run("bench_console.py", "--count", "10000", "--runs", "7")
+    figures = json.loads(out[out.rindex("\n{") :])
+    return {"console_list_first_page_10k_ms": (figures["console_list_first_page_ms"], cmd)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--growth", action="store_true", help="also 1k and 50k one-change cycles")
     ap.add_argument("--skip-flower", action="store_true", help="skip the Flower benchmark")
     args = ap.parse_args()
     steps: list[Callable[[], dict[str, Any]]] = [validate, plan, lambda: daemon(10_000)]
-    steps += [push_latency] + ([] if args.skip_flower else [flower])
+    steps += [push_latency, console] + ([] if args.skip_flower else [flower])
     if args.growth:
         steps += [lambda: daemon(1_000), lambda: daemon(50_000)]
     figures: dict[str, Any] = {}

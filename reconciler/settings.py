@@ -115,6 +115,9 @@ class HttpSettings:
     webhook_secret_env: str = "THUNDERLINE_WEBHOOK_SECRET"
     public_url: str | None = None  # how the ServerApp reaches us; default http://host:port
     console_token: str | None = None  # asked of console readers off loopback (console/access.py)
+    # reverse proxies (CIDRs) whose identity header lets a console reader in without the token
+    console_trusted_proxies: tuple[str, ...] = ()
+    console_identity_header: str = "X-Forwarded-User"  # = console.access.IDENTITY_HEADER
     limits: HttpLimits = field(default_factory=HttpLimits)
 
 

@@ -1,9 +1,10 @@
 """`reconciler events [--federation NAME] [--follow]`: print the event outbox.
 
-Reads the store only. Text is one event per line; `-o json` is JSON Lines (one object per
+Reads the store, or with `--server URL` the daemon's `GET /api/v1/events` (cli/remote.py),
+printed by the same code. Text is one event per line; `-o json` is JSON Lines (one object per
 event) and `-o yaml` one YAML document per event, so `--follow` can stream any of them; keys
 are camelCase, payloads' included. `--follow` (or `--watch`) polls for new events until
-interrupted. Exit codes: 0 done, 2 database error, 130 Ctrl-C.
+interrupted. Exit codes: 0 done, 2 database or API error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,15 +14,24 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.cli.common import add_database_argument, fail, open_store
 from reconciler.cli.output import TEXT, add_output_argument, camel_keys, dump_line
+from reconciler.cli.remote import ApiError, RemoteEvents, add_server_arguments
 
 if TYPE_CHECKING:
-    from reconciler.store import Event, Store
+    from reconciler.store import Event
 
 PAGE = 1000
+
+
+class EventSource(Protocol):
+    """Where events are read: the store, or the daemon's API (`RemoteEvents`)."""
+
+    def events(
+        self, *, after_id: int = ..., federation: str | None = ..., limit: int = ...
+    ) -> list[Event]: ...
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--poll", type=float, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS
     )
     add_database_argument(parser)
+    add_server_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -58,23 +69,30 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.store import StoreError
 
     emit = format_text if args.output == TEXT else lambda e: dump_line(as_document(e), args.output)
+
+    def show(source: EventSource) -> None:
+        stream(
+            source,
+            args.federation,
+            after_id=args.after,
+            emit=emit,
+            follow=args.follow,
+            poll=args.poll,
+        )
+
     try:
+        if args.server:
+            show(RemoteEvents(args.server, args.token))
+            return 0
         with open_store(args, create=False, announce=False) as store:
-            stream(
-                store,
-                args.federation,
-                after_id=args.after,
-                emit=emit,
-                follow=args.follow,
-                poll=args.poll,
-            )
-    except StoreError as exc:
+            show(store)
+    except (StoreError, ApiError) as exc:
         return fail("events", exc)
     return 0
 
 
 def stream(
-    store: Store,
+    store: EventSource,
     federation: str | None,
     *,
     after_id: int,

@@ -11,16 +11,12 @@ errors, 2 no daemon, token or database, or the daemon refused, 3 timed out waiti
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from reconciler.cli.common import add_database_argument, fail, open_store
+from reconciler.cli.remote import ApiError, call
 from reconciler.cli.wait import EXIT_TIMEOUT, duration
 
 if TYPE_CHECKING:
@@ -30,8 +26,7 @@ if TYPE_CHECKING:
 PATH = "/api/v1/reconcile"
 
 
-class ReconcileError(Exception):
-    """The request could not be made or was refused (exit 2)."""
+ReconcileError = ApiError  # the request could not be made or was refused (exit 2)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,26 +91,7 @@ def daemon_url(store: Store) -> str:
 
 def request_cycle(url: str, token: bytes, timeout: float = 10.0) -> None:
     """POST the request; ReconcileError for anything but 202 (the token is never shown)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ReconcileError(f"not an http(s) URL: {url!r}")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise ReconcileError(f"refusing to send the API token in plaintext to {parts.hostname}")
-    request = urllib.request.Request(
-        url.rstrip("/") + PATH,
-        method="POST",
-        headers={"Authorization": f"Bearer {token.decode()}"},
-    )
-    try:
-        # No proxy from the environment: the token goes to the daemon and nowhere else.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(request, timeout=timeout) as answer:
-            status = answer.status
-    except urllib.error.HTTPError as exc:
-        raise ReconcileError(f"the daemon at {url} answered {exc.code}: {_reason(exc)}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ReconcileError(f"the daemon at {url} is unreachable: {reason}") from None
+    status, _ = call(url, PATH, token=token.decode(), method="POST", timeout=timeout)
     if status != 202:
         raise ReconcileError(f"the daemon at {url} answered {status}")
 
@@ -140,19 +116,3 @@ def describe_cycle(cycle: CycleRecord) -> str:
     if not cycle.errors:
         return f"{head}, no errors"
     return "\n".join([f"{head}, {len(cycle.errors)} error(s):", *(f"  {e}" for e in cycle.errors)])
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _reason(exc: urllib.error.HTTPError) -> str:
-    try:
-        return str(json.loads(exc.read()).get("error", exc.reason))
-    except (ValueError, AttributeError):
-        return str(exc.reason)

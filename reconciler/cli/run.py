@@ -178,6 +178,20 @@ def register(sub: Any) -> None:
         help="the web console's token, asked when --host is not loopback "
         "(default: $THUNDERLINE_CONSOLE_TOKEN; without one the console stays closed there)",
     )
+    p.add_argument(
+        "--console-trusted-proxy",
+        action="append",
+        type=_proxy_network,
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy's address or network whose identity header lets a console "
+        "reader in without the token; repeatable (default: none)",
+    )
+    p.add_argument(
+        "--console-identity-header",
+        metavar="NAME",
+        help="the header a trusted proxy names its user in (default: X-Forwarded-User)",
+    )
     add_http_limits(p)
     p.add_argument(
         "--no-leader-election",
@@ -211,6 +225,17 @@ def _seconds(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
     return value
+
+
+def _proxy_network(text: str) -> str:
+    """A CIDR or an address, checked here so a typo stops `run` with the flag named."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def add_http_limits(p: argparse.ArgumentParser) -> None:
@@ -310,6 +335,9 @@ def settings_from(args: argparse.Namespace) -> Any:
             port=args.port,
             public_url=args.public_url,
             console_token=args.console_token,
+            console_trusted_proxies=tuple(args.console_trusted_proxy),
+            console_identity_header=args.console_identity_header
+            or HttpSettings.console_identity_header,
             limits=http_limits_from(args),
         ),
         plan=plan,

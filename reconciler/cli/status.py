@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.common import add_database_argument, fail, open_store
 from reconciler.cli.output import JSON, TEXT, WIDE, YAML, add_output_argument, dump, dump_line
+from reconciler.cli.remote import ApiError, RemoteStatus, add_server_arguments
 
 if TYPE_CHECKING:
     from reconciler.store import StatusRow, Store
@@ -57,6 +58,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser, (TEXT, WIDE, JSON, YAML))
     add_watch_arguments(parser)
     add_database_argument(parser)
+    add_server_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -79,6 +81,8 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from reconciler.store import StoreError
 
+    if args.server:
+        return _run_remote(args)
     try:
         with open_store(args, create=False, announce=False) as store:
             if not args.watch:
@@ -93,6 +97,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"reconciler status: {exc}", file=sys.stderr)
         return 1
     except StoreError as exc:
+        return fail("status", exc)
+    return 0
+
+
+def _run_remote(args: argparse.Namespace) -> int:
+    """The list over the daemon's API (--server), rendered as the database's rows are."""
+    if args.name:
+        print("reconciler status: NAME is not served over --server yet", file=sys.stderr)
+        return 2
+    remote = RemoteStatus(args.server, args.token)
+
+    def show(write: Callable[[Any, str], str] = dump) -> str:
+        return render_list(*remote.status(), args.output, write=write)
+
+    try:
+        if not args.watch:
+            print(show())
+            return 0
+        watch(
+            lambda: show(dump_line),
+            streaming=args.output in (JSON, YAML),
+            interval=args.interval,
+        )
+    except ApiError as exc:
         return fail("status", exc)
     return 0
 
@@ -140,7 +168,7 @@ def render(store: Store, name: str | None, fmt: str, *, stream: bool = False) ->
             return write(detail_document(detail), fmt)
         return render_detail(detail)
     if name and not rows and len(specs) == 1 and fmt in (JSON, YAML):
-        return write(_finding_json(specs[0]), fmt)
+        return write(specs[0].to_json(), fmt)
     if name and len(rows) > 1 and fmt == TEXT:
         try:
             resolve(store, name)
@@ -158,7 +186,7 @@ def render_list(
     write: Callable[[Any, str], str] = dump,
 ) -> str:
     if fmt in (JSON, YAML):
-        listed = [_as_json(row) for row in rows] + [_finding_json(spec) for spec in specs]
+        listed = [row.to_json() for row in rows] + [spec.to_json() for spec in specs]
         return write(listed, fmt)
     now = datetime.now(UTC)
     wide = fmt == WIDE
@@ -202,19 +230,6 @@ def _finding_cells(spec: SpecFindingRow, width: int) -> list[str]:
     return [spec.key.tenant, spec.key.name, spec.phase, *["-"] * (width - 3)]
 
 
-def _finding_json(spec: SpecFindingRow) -> dict[str, Any]:
-    return {
-        "tenant": spec.key.tenant,
-        "name": spec.key.name,
-        "phase": spec.phase,
-        "reason": spec.reason,
-        "recorded": False,
-        "specPath": spec.path,
-        "message": spec.message,
-        "problems": list(spec.problems),
-    }
-
-
 def table(rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns two spaces apart; the first row is the headers."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -250,21 +265,3 @@ def format_age(delta: timedelta) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _as_json(row: StatusRow) -> dict[str, Any]:
-    return {
-        "tenant": row.key.tenant,
-        "name": row.key.name,
-        "phase": row.phase.value,
-        "reason": row.reason,
-        "generation": row.generation,
-        "observedGeneration": row.observed_generation,
-        "round": {"current": row.current_round, "total": row.total_rounds},
-        "lastMetrics": dict(row.last_metrics),
-        "artifact": (
-            {"uri": row.artifact_uri, "sha256": row.artifact_sha256} if row.artifact_uri else None
-        ),
-        "createdAt": row.created_at.isoformat(),
-        "updatedAt": row.updated_at.isoformat(),
-    }

@@ -8,6 +8,8 @@
     GET  /login, POST /login                 the token form (off loopback only)
     GET  /static/{console.css,console.js}    the shipped assets
     GET  /api/v1/federations[/{t}/{n}[/rounds|/events|/logs]], /api/v1/plan, /api/v1/openapi.json
+    GET  /api/v1/events?after=ID&federation=NAME&limit=N   the outbox, oldest first, paged
+    GET  /api/v1/status?name=NAME            what `reconciler status` lists (its --server)
     GET  /api/v1/events/stream               server-sent events: the outbox as it grows
 
 Read-only: nothing here changes state (where a person would want a button, the page shows the
@@ -48,7 +50,8 @@ STREAM_EVENTS = 500  # ... and at most this many events
 STREAM_POLL = 0.25  # seconds between reads of the outbox: new rounds show within ~1 s
 MAX_COMPARED = 8
 LOG_TAIL = 200  # lines of a run's log a page shows
-EVENTS_SHOWN = 200  # a federation's newest events a page shows
+EVENTS_SHOWN = 200
+OUTBOX_PAGE = 1000  # events one /api/v1/events answer holds at most  # a federation's newest events a page shows
 LOGIN_BODY_LIMIT = 4096
 LOGIN_BODY_SECONDS = 10.0
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -131,7 +134,8 @@ def routes(console: Console) -> list[Route]:
 
     def guarded(endpoint: Endpoint, *, page: bool) -> Endpoint:
         async def checked(request: Request) -> Response:
-            if console.access.allows(request.headers, request.cookies):
+            peer = request.client.host if request.client else None
+            if console.access.allows(request.headers, request.cookies, peer):
                 try:
                     return await endpoint(request)
                 except BadQuery as exc:
@@ -165,6 +169,8 @@ def routes(console: Console) -> list[Route]:
         api_route("/api/v1/federations/{tenant}/{name}/events", reads.events_api),
         api_route("/api/v1/federations/{tenant}/{name}/logs", reads.logs_api),
         api_route("/api/v1/plan", reads.plan_api),
+        api_route("/api/v1/events", reads.outbox_api),
+        api_route("/api/v1/status", reads.status_api),
         api_route("/api/v1/events/stream", reads.stream),
     ]
 
@@ -304,6 +310,35 @@ class _Reads:
         if not events and not await run_in_threadpool(self._recorded, key):
             return _api(404, {"error": f"no federation {key}"})
         return _api(200, {"federation": str(key), "events": [e.to_json() for e in events]})
+
+    async def outbox_api(self, request: Request) -> Response:
+        """The outbox after `after`, oldest first: what `reconciler events --server` pages."""
+        params = request.query_params
+        try:
+            after = int(params.get("after", "0") or 0)
+            limit = min(
+                max(int(params.get("limit", str(OUTBOX_PAGE)) or OUTBOX_PAGE), 1), OUTBOX_PAGE
+            )
+        except ValueError:
+            raise BadQuery("after and limit are whole numbers") from None
+        federation = params.get("federation", "").strip() or None
+        events = await run_in_threadpool(
+            lambda: self.c.store.events(after_id=after, federation=federation, limit=limit)
+        )
+        return _api(200, {"events": [e.to_json() for e in events]})
+
+    async def status_api(self, request: Request) -> Response:
+        """`reconciler status`'s rows, specs without a federation and step errors."""
+        name = request.query_params.get("name", "").strip() or None
+        return _api(200, await run_in_threadpool(self._status, name))
+
+    def _status(self, name: str | None) -> dict[str, Any]:
+        store = self.c.store
+        return {
+            "federations": [r.to_json() for r in store.status_rows(name)],
+            "specs": [s.to_json() for s in store.spec_findings(name)],
+            "errors": [] if name else [e.to_json() for e in store.step_errors()],
+        }
 
     def _recorded(self, key: FederationKey) -> bool:
         return self.c.store.federation(key) is not None

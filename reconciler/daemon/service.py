@@ -143,7 +143,12 @@ class Daemon:
             api_token=self.parts.api_token,
             console=Console(
                 self.parts.store,
-                Access.for_host(self.settings.http.host, self.settings.http.console_token),
+                Access.for_host(
+                    self.settings.http.host,
+                    self.settings.http.console_token,
+                    self.settings.http.console_trusted_proxies,
+                    self.settings.http.console_identity_header,
+                ),
                 statuses=lambda: self.reporter.statuses,
                 plan=self._plan_preview,
                 repo_url=self.settings.source.repo,

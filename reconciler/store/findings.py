@@ -9,9 +9,10 @@ no broken or queued spec never does. Part of `Store`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
@@ -29,6 +30,28 @@ class StepErrorRow:
     count: int
     failing: bool
 
+    def to_json(self) -> dict[str, Any]:
+        """The API's object (`from_json` reads it back)."""
+        return {
+            "step": self.step,
+            "message": self.message,
+            "since": self.since.isoformat(),
+            "lastSeen": self.last_seen.isoformat(),
+            "count": self.count,
+            "failing": self.failing,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StepErrorRow:
+        return cls(
+            step=data["step"],
+            message=data["message"],
+            since=datetime.fromisoformat(data["since"]),
+            last_seen=datetime.fromisoformat(data["lastSeen"]),
+            count=int(data["count"]),
+            failing=bool(data["failing"]),
+        )
+
 
 @dataclass(frozen=True)
 class SpecFindingRow:
@@ -41,6 +64,30 @@ class SpecFindingRow:
     reason: str
     message: str
     problems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """`status -o json`'s object, and the API's (`from_json` reads it back)."""
+        return {
+            "tenant": self.key.tenant,
+            "name": self.key.name,
+            "phase": self.phase,
+            "reason": self.reason,
+            "recorded": False,
+            "specPath": self.path,
+            "message": self.message,
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpecFindingRow:
+        return cls(
+            key=FederationKey(data["tenant"], data["name"]),
+            path=data["specPath"],
+            phase=data["phase"],
+            reason=data["reason"],
+            message=data["message"],
+            problems=tuple(data["problems"]),
+        )
 
 
 class DaemonFindings(Database):

@@ -89,3 +89,41 @@ class StatusRow:
     artifact_sha256: str | None
     created_at: datetime
     updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """`status -o json`'s object, and the API's (`from_json` reads it back)."""
+        return {
+            "tenant": self.key.tenant,
+            "name": self.key.name,
+            "phase": self.phase.value,
+            "reason": self.reason,
+            "generation": self.generation,
+            "observedGeneration": self.observed_generation,
+            "round": {"current": self.current_round, "total": self.total_rounds},
+            "lastMetrics": dict(self.last_metrics),
+            "artifact": (
+                {"uri": self.artifact_uri, "sha256": self.artifact_sha256}
+                if self.artifact_uri
+                else None
+            ),
+            "createdAt": self.created_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StatusRow:
+        artifact = data["artifact"] or {}
+        return cls(
+            key=FederationKey(data["tenant"], data["name"]),
+            phase=Phase(data["phase"]),
+            reason=data["reason"],
+            generation=int(data["generation"]),
+            observed_generation=int(data["observedGeneration"]),
+            current_round=int(data["round"]["current"]),
+            total_rounds=int(data["round"]["total"]),
+            last_metrics=dict(data["lastMetrics"]),
+            artifact_uri=artifact.get("uri"),
+            artifact_sha256=artifact.get("sha256"),
+            created_at=datetime.fromisoformat(data["createdAt"]),
+            updated_at=datetime.fromisoformat(data["updatedAt"]),
+        )

@@ -234,3 +234,47 @@ def test_the_tail_of_a_runs_log_escaped_and_only_of_its_own_runs(world: World) -
     world.runtime.unavailable = True
     down = get(world, "/api/v1/federations/acme/digits-fedavg/logs").json()
     assert down["lines"] == [] and "Flower did not answer" in down["note"]
+
+
+# --- behind a reverse proxy -------------------------------------------------------------
+
+VOUCHED = {"X-Forwarded-User": "ada@example.org"}
+
+
+@pytest.fixture
+def proxied(store: Store) -> Iterator[httpx.Client]:
+    """Off loopback behind a proxy on loopback: the test client is the trusted proxy."""
+    store.create(labelled_spec("fed"))
+    yield from serve(store, Access.for_host("0.0.0.0", TOKEN, ["127.0.0.0/8"]))
+
+
+def test_a_trusted_proxys_identity_header_lets_its_user_in(proxied: httpx.Client) -> None:
+    assert proxied.get("/api/v1/federations", headers=VOUCHED).json()["total"] == 1
+    page = proxied.get("/federations/acme/fed", headers=VOUCHED)
+    assert page.status_code == 200 and "fed" in page.text
+    # The proxy's address alone is no pass: a request it forwards without a user is not in.
+    assert proxied.get("/api/v1/federations").status_code == 401
+    blank = proxied.get("/api/v1/federations", headers={"X-Forwarded-User": ""})
+    assert blank.status_code == 401
+    other = proxied.get("/api/v1/federations", headers={"X-Remote-User": "ada"})
+    assert other.status_code == 401  # only the configured header counts
+
+
+@pytest.fixture
+def proxy_elsewhere(store: Store) -> Iterator[httpx.Client]:
+    """The trusted proxy is on 10.0.0.0/8; the test client (127.0.0.1) is not it."""
+    store.create(labelled_spec("fed"))
+    yield from serve(store, Access.for_host("0.0.0.0", TOKEN, ["10.0.0.0/8"]))
+
+
+def test_an_identity_header_from_an_untrusted_peer_is_ignored(
+    proxy_elsewhere: httpx.Client,
+) -> None:
+    # Claiming to come through the proxy does not help: the peer is the socket's.
+    spoofed = {**VOUCHED, "X-Forwarded-For": "10.0.0.5", "X-Real-IP": "10.0.0.5"}
+    denied = proxy_elsewhere.get("/api/v1/federations", headers=spoofed)
+    assert denied.status_code == 401
+    assert proxy_elsewhere.get("/", headers=spoofed).status_code == 303
+    assert proxy_elsewhere.get("/api/v1/events/stream", headers=spoofed).status_code == 401
+    bearer = {**spoofed, "Authorization": f"Bearer {TOKEN}"}
+    assert proxy_elsewhere.get("/api/v1/federations", headers=bearer).status_code == 200

@@ -38,3 +38,25 @@ def test_a_limit_that_cannot_work_is_one_line_and_exit_2(
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("reconciler run: --http-") and err.count("\n") == 1
+
+
+def test_the_console_proxy_flags_reach_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli import build_parser, main
+    from reconciler.cli.run import settings_from
+    from reconciler.settings import HttpSettings
+
+    argv = ["run", "--repo", ".", "--console-trusted-proxy", "10.0.0.0/8"]
+    args = build_parser().parse_args(
+        [*argv, "--console-trusted-proxy", "fd00::1", "--console-identity-header", "X-User"]
+    )
+    http = settings_from(args).http
+    defaults = settings_from(build_parser().parse_args(["run", "--repo", "."])).http
+
+    assert http.console_trusted_proxies == ("10.0.0.0/8", "fd00::1")
+    assert http.console_identity_header == "X-User"
+    assert defaults.console_trusted_proxies == HttpSettings.console_trusted_proxies
+    assert defaults.console_identity_header == HttpSettings.console_identity_header
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--repo", ".", "--console-trusted-proxy", "10.0.0.300"])
+    assert exited.value.code == 2
+    assert "--console-trusted-proxy" in capsys.readouterr().err

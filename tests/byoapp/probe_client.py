@@ -59,6 +59,10 @@ def _candidates(context: Context) -> list[str]:
     return sorted(seen)[:MAX_CANDIDATES]
 
 
+def _header_value(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
 def _post(url: str, body: bytes, token: str) -> int:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
@@ -88,7 +92,12 @@ def _probe(context: Context) -> dict[str, object]:
     deadline = time.monotonic() + BUDGET_SECONDS
     tried = 0
     for candidate in _candidates(context):
-        for token in (candidate, make_token(candidate.encode(), *identity)):
+        derived = make_token(candidate.encode(), *identity)
+        # as a bearer token only where it can be one: HTTP refuses a header value with a line
+        # break or outside ASCII before it is sent (e.g. a script a variable names), which
+        # would count as a refusal the daemon never gave
+        tokens = (candidate, derived) if _header_value(candidate) else (derived,)
+        for token in tokens:
             if time.monotonic() > deadline:
                 break
             status = _post(control["progress_url"], body, token)

@@ -38,6 +38,7 @@ from reconciler.cli.common import (
     open_store,
 )
 from reconciler.cli.federation import NameNotFound, resolve
+from reconciler.model import DEFAULT_TARGET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -109,7 +110,6 @@ def open_targets(
     args: argparse.Namespace, address: str, stack: ExitStack
 ) -> dict[str, FlowerRuntime]:
     """A driver for `address` (the target "default") and one per `--flower-target`."""
-    from reconciler.model import DEFAULT_TARGET
     from reconciler.runtime.flower import FlowerRuntime
     from reconciler.runtime.targets import parse_targets, targets_in_env, transport_of
 
@@ -175,12 +175,20 @@ def show_logs(drivers: Mapping[str, FlowerRuntime], args: argparse.Namespace) ->
     try:
         clean = plain_output()
         printed = [
-            print_run(driver_of(drivers, r), r.run_id, header=len(runs) > 1, plain=clean)
+            print_run(
+                driver_of(drivers, r), r.run_id, header=len(runs) > 1, plain=clean, target=r.target
+            )
             for r in runs
         ]
         if args.follow:
             last = runs[-1]
-            follow_run(driver_of(drivers, last), last.run_id, printed=printed[-1], plain=clean)
+            follow_run(
+                driver_of(drivers, last),
+                last.run_id,
+                printed=printed[-1],
+                plain=clean,
+                target=last.target,
+            )
     except RuntimeFailure as exc:
         return fail("logs", exc)
     return 0
@@ -220,11 +228,13 @@ def plain_output() -> bool:
     return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
 
 
-def print_run(runtime: FlowerRuntime, run_id: int, *, header: bool, plain: bool) -> int:
+def print_run(
+    runtime: FlowerRuntime, run_id: int, *, header: bool, plain: bool, target: str = DEFAULT_TARGET
+) -> int:
     """Print the run's log as it is now; the number of lines printed."""
     if header:
         print(f"==> Flower run {run_id} <==")
-    lines = runtime.logs(run_id)
+    lines = runtime.logs(run_id, target=target)
     for line in lines:
         print(_ANSI.sub("", line) if plain else line)
     if not lines:
@@ -240,6 +250,7 @@ def follow_run(
     plain: bool,
     poll: float = FOLLOW_POLL,
     stop: threading.Event | None = None,
+    target: str = DEFAULT_TARGET,
 ) -> None:
     """Print lines the run adds past the first `printed` until it is finished (then once
     more) or `stop` is set. The SuperLink hands out the whole log each time."""
@@ -247,7 +258,7 @@ def follow_run(
     finished = False
     while not finished and not stop.wait(poll):
         finished = runtime.status(run_id)[0] == "finished"
-        lines = runtime.logs(run_id)
+        lines = runtime.logs(run_id, target=target)
         for line in lines[printed:]:
             print(_ANSI.sub("", line) if plain else line, flush=True)
         printed = max(printed, len(lines))

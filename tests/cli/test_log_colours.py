@@ -18,7 +18,7 @@ class GrowingLog:
     def __init__(self, lines: list[str], *, finish_after: int) -> None:
         self.lines, self.looks, self.finish_after = lines, 0, finish_after
 
-    def logs(self, run_id: int) -> list[str]:
+    def logs(self, run_id: int, *, target: str = "default") -> list[str]:
         self.looks += 1
         return self.lines[: self.looks]
 

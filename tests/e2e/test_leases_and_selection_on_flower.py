@@ -175,7 +175,12 @@ class Stall(threading.Thread):
 
 
 def _is_clientapp(pid: int) -> bool:
+    """A `flwr-clientapp` process, or (warm SuperNodes, runtime/warm.py) a child of the
+    SuperExec's fork server, which is what runs a ClientApp there."""
     try:
-        return b"flwr-clientapp" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        if b"flwr-clientapp" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return True
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        return b"multiprocessing.forkserver" in Path(f"/proc/{parent}/cmdline").read_bytes()
+    except (OSError, IndexError):
         return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ def test_two_superlinks_each_run_the_spec_that_names_them(tmp_path: Path) -> Non
             }
         finally:
             daemon.stop()
-        runs_on = {name: superlink_runs(f.address) for name, f in (("a", a), ("b", b))}
+        runs_on = {name: finished_runs(f.address) for name, f in (("a", a), ("b", b))}
         logs = {key: logs_of(key, url, a.address, b.address) for key in (ON_DEFAULT, ON_US)}
         with Store.connect(url) as store:
             recorded = {key: store.runs(key) for key in (ON_DEFAULT, ON_US)}
@@ -98,10 +99,17 @@ def test_two_superlinks_each_run_the_spec_that_names_them(tmp_path: Path) -> Non
         assert code == 0 and "round 1 done" in out, (key, err)
 
 
-def superlink_runs(address: str) -> set[tuple[FederationKey, str]]:
+def finished_runs(address: str, timeout: float = 60.0) -> set[tuple[FederationKey, str]]:
+    """The SuperLink's runs and how they ended, once none is still going: the ServerApp's
+    last report reaches the daemon a moment before Flower marks its run finished."""
     runtime = FlowerRuntime(address)
+    deadline = time.monotonic() + timeout
     try:
-        return {(o.key, o.sub_status) for o in runtime.observe()}
+        while True:
+            runs = runtime.observe()
+            if all(o.status == "finished" for o in runs) or time.monotonic() > deadline:
+                return {(o.key, o.sub_status) for o in runs}
+            time.sleep(0.5)
     finally:
         runtime.close()
 

@@ -42,7 +42,7 @@ from reconciler.report import (
     StatusWriter,
 )
 from reconciler.report.model import EventStatus, event_summary
-from reconciler.report.render import CachedRenderer
+from reconciler.report.render import CachedRenderer, writable
 from reconciler.report.writer import status_message
 from reconciler.selector import NodeLabels
 from reconciler.store import Store, StoreError
@@ -267,7 +267,10 @@ class StatusReporter:
             return
         now = {**self.statuses, **unrecorded}
         written = {**(self._written or {}), **(self._written_unrecorded or {})}
-        files = self._render(list(now.values()))
+        # A spec whose folder or name cannot be a file name has its problems in the log and
+        # `reconciler status`; its report would be refused at rendering, and every other
+        # federation's report with it.
+        files = self._render([status for status in now.values() if writable(status.key)])
         try:
             message = status_message(*_changes(written, now))
             self.writer.write(files, message=message, seen_head=self._seen_head)

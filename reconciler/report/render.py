@@ -37,11 +37,15 @@ _BY_KEY = attrgetter("key")
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # no dots: never "..", never "README.md"
 
 
+def writable(key: FederationKey) -> bool:
+    """Whether the key can name a report file (a spec in a hostile folder may not)."""
+    return all(_SAFE_SEGMENT.fullmatch(part) for part in (key.tenant, key.name))
+
+
 def status_paths(key: FederationKey) -> tuple[str, str]:
     """The (YAML, Markdown) paths of one federation's report, from the repository root."""
-    for part in (key.tenant, key.name):
-        if not _SAFE_SEGMENT.fullmatch(part):
-            raise ValueError(f"federation {key} cannot be written as a file name")
+    if not writable(key):
+        raise ValueError(f"federation {key} cannot be written as a file name")
     base = f"{STATUS_DIR}/{key.tenant}/{key.name}"
     return f"{base}.yaml", f"{base}.md"
 

@@ -122,19 +122,27 @@ def open_targets(
     return drivers
 
 
-def show_saved_logs(args: argparse.Namespace) -> int:
-    """`--demo`: the logs the demo saved before it stopped its SuperLink."""
+def runs_asked(args: argparse.Namespace) -> list[RunRecord] | int:
+    """The recorded runs NAME, `--run` and `--all` ask for, oldest first; or the exit code
+    when there are none (1) or the store cannot be read (2), said on stderr."""
     from reconciler.store import StoreError
 
     try:
         with open_store(args, create=False, announce=False) as store:
             key = resolve(store, args.name)
-            runs = select_runs(store, key, run_id=args.run, every=args.all)
+            return select_runs(store, key, run_id=args.run, every=args.all)
     except (LogsError, NameNotFound) as exc:
         print(f"reconciler logs: {exc}", file=sys.stderr)
         return 1
     except StoreError as exc:
         return fail("logs", exc)
+
+
+def show_saved_logs(args: argparse.Namespace) -> int:
+    """`--demo`: the logs the demo saved before it stopped its SuperLink."""
+    runs = runs_asked(args)
+    if isinstance(runs, int):
+        return runs
     for record in runs:
         saved = DEMO_LOGS / f"{record.run_id}.log"
         if not saved.is_file():
@@ -161,17 +169,10 @@ def recorded_superlink(args: argparse.Namespace) -> str:
 
 def show_logs(drivers: Mapping[str, FlowerRuntime], args: argparse.Namespace) -> int:
     from reconciler.runtime.base import RuntimeFailure
-    from reconciler.store import StoreError
 
-    try:
-        with open_store(args, create=False, announce=False) as store:
-            key = resolve(store, args.name)
-            runs = select_runs(store, key, run_id=args.run, every=args.all)
-    except (LogsError, NameNotFound) as exc:
-        print(f"reconciler logs: {exc}", file=sys.stderr)
-        return 1
-    except StoreError as exc:
-        return fail("logs", exc)
+    runs = runs_asked(args)
+    if isinstance(runs, int):
+        return runs
     try:
         clean = plain_output()
         printed = [
